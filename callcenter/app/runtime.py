@@ -1,0 +1,110 @@
+"""Wires the database, the AMI link and the web server into one running process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from aiohttp import web
+
+from ami.link import AmiLink
+from ami.telephony import AmiTelephony
+from callcenter import database
+from callcenter.embedded_db import embedded_postgres
+from callcenter.migrate import upgrade
+from callcenter.settings import Settings
+from web.app import create_app
+from web.state import WebServices
+
+log = logging.getLogger(__name__)
+
+APP_DATABASE = "callcenter"
+ORIGINATE_CONTEXT = "operators"
+
+
+@asynccontextmanager
+async def application_database(settings: Settings) -> AsyncIterator[str]:
+    """Yield the URL of the application database (not migrated).
+
+    With no DATABASE_URL an embedded PostgreSQL is started in the data folder and
+    stopped when the context ends.
+    """
+    if settings.database_url is not None:
+        yield settings.database_url.reveal()
+        return
+    async with AsyncExitStack() as stack:
+        pgdata = settings.data_dir / "postgres"
+        admin_url = await asyncio.to_thread(stack.enter_context, embedded_postgres(pgdata))
+        await database.ensure_database(admin_url, APP_DATABASE)
+        yield database.with_database(admin_url, APP_DATABASE)
+
+
+@asynccontextmanager
+async def migrated_database(settings: Settings) -> AsyncIterator[str]:
+    """Yield the URL of the application database, migrated to head."""
+    async with application_database(settings) as url:
+        # alembic's env runs its own event loop, so it gets a thread of its own
+        await asyncio.to_thread(upgrade, url)
+        yield url
+
+
+async def _listen(link: AmiLink) -> None:
+    """Consume AMI events; the call tracker hooks in here."""
+    async for message in link.events():
+        log.debug("AMI event %s", message.get("Event"))
+
+
+async def serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[str], Awaitable[None]] | None = None,
+    database_url: str | None = None,
+) -> None:
+    """Run web + AMI listener until ``stop`` is set (or SIGINT/SIGTERM).
+
+    ``database_url``: an already migrated database (the demo prepares its own);
+    otherwise the configured or embedded one is migrated and used.
+    """
+    stop = stop or _stop_on_signals()
+    async with AsyncExitStack() as stack:
+        if database_url is None:
+            database_url = await stack.enter_async_context(migrated_database(settings))
+        url = database_url
+        engine = database.make_engine(url)
+        stack.push_async_callback(engine.dispose)
+
+        link = AmiLink(
+            settings.ami_host, settings.ami_port, settings.ami_username, settings.ami_secret
+        )
+        await link.start()
+        stack.push_async_callback(link.stop)
+        telephony = AmiTelephony(link, originate_context=ORIGINATE_CONTEXT)
+
+        app = create_app(WebServices(settings, database.make_sessionmaker(engine), telephony))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        await site.start()
+        address = f"http://{settings.http_host}:{settings.http_port}"
+        log.info("web console on %s", address)
+
+        async with asyncio.TaskGroup() as tasks:
+            listener = tasks.create_task(_listen(link), name="ami-listener")
+            if on_ready is not None:
+                await on_ready(address)
+            await stop.wait()
+            listener.cancel()
+    log.info("stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -1,0 +1,84 @@
+"""Signing staff in and out; sessions live in the database, cookies hold a random token."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.models import User, WebSession
+from callcenter.passwords import hash_password, verify_password
+
+SESSION_LIFETIME = timedelta(hours=12)
+# a session seen again within this time is not rewritten (one UPDATE per minute at most)
+_TOUCH_INTERVAL = timedelta(minutes=1)
+# verifying against a real hash when the login is unknown keeps timing the same
+_DUMMY_HASH = hash_password("timing-equaliser-not-a-password")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    user: User
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def find_user(session: AsyncSession, login: str) -> User | None:
+    result = await session.execute(select(User).where(func.lower(User.login) == login.lower()))
+    return result.scalar_one_or_none()
+
+
+async def sign_in(
+    session: AsyncSession, login: str, password: str, *, user_agent: str = "", ip: str = ""
+) -> SignedIn | None:
+    user = await find_user(session, login) if login else None
+    if user is None or not user.is_active:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    session.add(
+        WebSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            expires_at=now + SESSION_LIFETIME,
+            last_seen_at=now,
+            user_agent=user_agent or None,
+            ip=ip or None,
+        )
+    )
+    await session.flush()
+    return SignedIn(token=token, user=user)
+
+
+async def user_for_session(session: AsyncSession, token: str) -> User | None:
+    """The active user behind a session token, or None when unknown or expired."""
+    now = datetime.now(UTC)
+    row = (
+        await session.execute(
+            select(WebSession, User)
+            .join(User, User.id == WebSession.user_id)
+            .where(WebSession.token_hash == _token_hash(token), WebSession.expires_at > now)
+        )
+    ).first()
+    if row is None:
+        return None
+    web_session, user = row
+    if not user.is_active:
+        return None
+    if web_session.last_seen_at is None or now - web_session.last_seen_at > _TOUCH_INTERVAL:
+        web_session.last_seen_at = now
+    return user
+
+
+async def sign_out(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token)))

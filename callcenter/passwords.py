@@ -1,0 +1,32 @@
+"""Password hashing with argon2id."""
+
+from __future__ import annotations
+
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+# argon2-cffi's defaults are RFC 9106's "low memory" argon2id profile
+_hasher = PasswordHasher()
+
+MIN_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_LENGTH:
+        raise ValueError(f"password must be at least {MIN_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    """A password people can read out over the phone: no look-alike characters."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))

@@ -1,0 +1,67 @@
+"""Who is asking: the session cookie (browsers), and the role each handler demands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from aiohttp import web
+
+from callcenter import auth
+from callcenter.models import User
+from web.security import Handler
+from web.state import SERVICES
+from web.templating import current_language
+
+SESSION_COOKIE = "cc_session"
+LANGUAGE_COOKIE = "cc_lang"
+USER = web.RequestKey("user", User)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    user: User | None = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        async with services.db() as session:
+            user = await auth.user_for_session(session, token)
+            await session.commit()
+    if user is not None:
+        request[USER] = user
+    language = (
+        user.language if user else request.query.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    )
+    reset = current_language.set(
+        language if language in ("ru", "en") else services.settings.language
+    )
+    try:
+        response = await handler(request)
+    finally:
+        current_language.reset(reset)
+    if not user and request.query.get("lang") in ("ru", "en"):
+        response.set_cookie(LANGUAGE_COOKIE, request.query["lang"], httponly=True, samesite="Lax")
+    return response
+
+
+def current_user(request: web.Request) -> User | None:
+    return request.get(USER)
+
+
+def requires(*roles: str) -> Callable[[Handler], Handler]:
+    """A page for these roles: anonymous visitors go to the login page, others get 403."""
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            user = current_user(request)
+            if user is None:
+                raise web.HTTPSeeOther("/login")
+            if roles and user.role not in roles:
+                raise web.HTTPForbidden(text="this page is not for your role")
+            return await handler(request)
+
+        guarded.allowed_roles = roles  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate

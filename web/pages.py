@@ -1,0 +1,85 @@
+"""Login, logout and the operator console page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from callcenter import auth
+from web.auth import SESSION_COOKIE, current_user, requires
+from web.i18n import translations
+from web.state import SERVICES
+from web.templating import current_language
+
+
+def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    return {
+        "user": current_user(request),
+        "language": current_language.get(),
+        "telephony_state": request.app[SERVICES].telephony.state,
+        "error": None,
+        "login": "",
+        **extra,
+    }
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    if current_user(request) is not None:
+        raise web.HTTPSeeOther("/")
+    return aiohttp_jinja2.render_template("login.html", request, _context(request))
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    form = await request.post()
+    login = str(form.get("login", ""))[:200]
+    password = str(form.get("password", ""))[:1000]
+    async with services.db() as session:
+        signed_in = await auth.sign_in(
+            session,
+            login,
+            password,
+            user_agent=request.headers.get("User-Agent", "")[:300],
+            ip=request.remote or "",
+        )
+        await session.commit()
+    if signed_in is None:
+        error = translations(current_language.get()).gettext("Wrong login or password.")
+        return aiohttp_jinja2.render_template(
+            "login.html", request, _context(request, error=error, login=login), status=401
+        )
+    response = web.HTTPSeeOther("/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed_in.token,
+        max_age=int(auth.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="Lax",
+        secure=request.secure,
+    )
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        async with request.app[SERVICES].db() as session:
+            await auth.sign_out(session, token)
+            await session.commit()
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE)
+    raise response
+
+
+@requires()
+async def console(request: web.Request) -> web.StreamResponse:
+    return aiohttp_jinja2.render_template("console.html", request, _context(request))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", console)
