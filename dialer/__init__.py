@@ -1,0 +1,1 @@
+"""The campaign engine. It reaches Asterisk only through ``callcenter.telephony.Telephony``."""

@@ -7,8 +7,10 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami.link import AmiLink
 from ami.telephony import AmiTelephony
@@ -16,6 +18,7 @@ from callcenter import database
 from callcenter.embedded_db import embedded_postgres
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from dialer.recovery import settle_interrupted_attempts
 from web.app import create_app
 from web.state import WebServices
 
@@ -64,7 +67,7 @@ async def serve(
     on_ready: Callable[[str], Awaitable[None]] | None = None,
     database_url: str | None = None,
 ) -> None:
-    """Run web + AMI listener until ``stop`` is set (or SIGINT/SIGTERM).
+    """Run web, AMI listener and dialer until ``stop`` is set (or SIGINT/SIGTERM).
 
     ``database_url``: an already migrated database (the demo prepares its own);
     otherwise the configured or embedded one is migrated and used.
@@ -76,6 +79,8 @@ async def serve(
         url = database_url
         engine = database.make_engine(url)
         stack.push_async_callback(engine.dispose)
+        db = database.make_sessionmaker(engine)
+        await _settle_dialer(db)
 
         link = AmiLink(
             settings.ami_host, settings.ami_port, settings.ami_username, settings.ami_secret
@@ -84,7 +89,7 @@ async def serve(
         stack.push_async_callback(link.stop)
         telephony = AmiTelephony(link, originate_context=ORIGINATE_CONTEXT)
 
-        app = create_app(WebServices(settings, database.make_sessionmaker(engine), telephony))
+        app = create_app(WebServices(settings, db, telephony))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -100,6 +105,15 @@ async def serve(
             await stop.wait()
             listener.cancel()
     log.info("stopped")
+
+
+async def _settle_dialer(db: async_sessionmaker[AsyncSession]) -> None:
+    # one process per PBX runs the dialer; campaigns' pacing joins it here
+    async with db() as session:
+        settled = await settle_interrupted_attempts(session, datetime.now(UTC))
+        await session.commit()
+    if settled:
+        log.warning("%d dialer attempts were in flight at the last stop: marked unknown", settled)
 
 
 def _stop_on_signals() -> asyncio.Event:
