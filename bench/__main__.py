@@ -10,6 +10,7 @@ import sys
 # name -> module under bench/ with a ``run(args: list[str]) -> dict`` and a docstring
 BENCHMARKS = {
     "startup": "bench.startup",
+    "demo_start": "bench.demo_start",
 }
 
 
