@@ -9,6 +9,7 @@ from aiohttp import web
 
 from callcenter import auth
 from callcenter.models import User
+from callcenter.settings import LANGUAGES
 from web.security import Handler
 from web.state import SERVICES
 from web.templating import current_language
@@ -16,10 +17,14 @@ from web.templating import current_language
 SESSION_COOKIE = "cc_session"
 LANGUAGE_COOKIE = "cc_lang"
 USER = web.RequestKey("user", User)
+# answered without looking anyone up: a health check must not depend on sessions
+_ANONYMOUS_PATHS = ("/healthz", "/static/")
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(_ANONYMOUS_PATHS):
+        return await handler(request)
     services = request.app[SERVICES]
     user: User | None = None
     token = request.cookies.get(SESSION_COOKIE)
@@ -32,14 +37,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     language = (
         user.language if user else request.query.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
     )
-    reset = current_language.set(
-        language if language in ("ru", "en") else services.settings.language
-    )
+    reset = current_language.set(language if language in LANGUAGES else services.settings.language)
     try:
         response = await handler(request)
     finally:
         current_language.reset(reset)
-    if not user and request.query.get("lang") in ("ru", "en"):
+    if not user and request.query.get("lang") in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, request.query["lang"], httponly=True, samesite="Lax")
     return response
 

@@ -26,11 +26,20 @@ def same_origin(request: web.Request) -> bool:
 
 @web.middleware
 async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin(request):
-        raise web.HTTPForbidden(text="cross-origin request refused")
-    response = await handler(request)
+    try:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin(request):
+            raise web.HTTPForbidden(text="cross-origin request refused")
+        response = await handler(request)
+    except web.HTTPException as exc:
+        # redirects and refusals are raised; they get the same headers
+        _harden(exc)
+        raise
+    _harden(response)
+    return response
+
+
+def _harden(response: web.StreamResponse) -> None:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    return response

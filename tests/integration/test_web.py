@@ -91,6 +91,15 @@ async def test_anonymous_visitor_is_sent_to_login(client: TestClient[Any, Any]) 
     response = await client.get("/", allow_redirects=False)
     assert response.status == 303
     assert response.headers["Location"] == "/login"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_healthz_needs_no_session_even_with_a_stale_cookie(
+    client: TestClient[Any, Any],
+) -> None:
+    client.session.cookie_jar.update_cookies({"cc_session": "stale-token"})
+    response = await client.get("/healthz")
+    assert response.status == 200
 
 
 async def test_login_page_is_russian_by_default_and_english_on_request(
@@ -165,6 +174,7 @@ async def test_cross_origin_post_is_refused(client: TestClient[Any, Any]) -> Non
         allow_redirects=False,
     )
     assert response.status == 403
+    assert response.headers["Content-Security-Policy"] == CSP
 
 
 async def test_pages_carry_a_strict_content_security_policy(
