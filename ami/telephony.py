@@ -1,42 +1,81 @@
-"""Asterisk behind the ``callcenter.telephony.Telephony`` protocol."""
+"""Asterisk behind the ``callcenter.telephony.Telephony`` protocol.
+
+Every value that comes from a person or a campaign is checked against a strict
+pattern here; the channel technology and the dialplan context come only from
+the server's own settings (constructor arguments), never from a request.
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 
 from ami.actions import UnsafeAmiValue
-from ami.link import AmiLink
-from callcenter.telephony import OriginateAccepted, OriginateRequest, TelephonyState
+from ami.link import AmiLink, LinkState
+from callcenter.telephony import (
+    OriginateAccepted,
+    OriginateRequest,
+    QueueCallerState,
+    QueueMemberState,
+    QueueReport,
+    TelephonyError,
+    TelephonyState,
+)
 
-_ENDPOINT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_NUMBER = re.compile(r"^\+?[0-9]{2,20}$")
-_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+ENDPOINT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+NUMBER = re.compile(r"^\+?[0-9]{2,20}$")
+QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+TECHNOLOGY = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,15}$")
+CONTEXT = re.compile(r"^[A-Za-z0-9_-]{1,79}$")
+VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Asterisk splits a Variable header on ',' (one header could set several
+# variables or dialplan functions): values get no separators, quotes or $
+VARIABLE_VALUE = re.compile(r"^[\w .:@+/=-]{0,256}$")
+# a person's words (caller name, pause reason): printable, no '|' (queue_log's
+# field separator) and no characters Asterisk treats specially in CallerID
+TEXT = re.compile(r'^[^\x00-\x1f\x7f|<>"\\]{0,80}$')
+CALLER_ID = re.compile(r'^[^\x00-\x1f\x7f|<>"\\]{0,64}(?: ?<\+?[0-9]{1,20}>)?$')
 
 
 class AmiTelephony:
-    def __init__(self, link: AmiLink, *, originate_context: str) -> None:
+    def __init__(
+        self,
+        link: AmiLink,
+        *,
+        originate_context: str,
+        technology: str = "PJSIP",
+    ) -> None:
+        _check(CONTEXT, originate_context, "dialplan context")
+        _check(TECHNOLOGY, technology, "channel technology")
         self._link = link
         self._context = originate_context
+        self._technology = technology
 
     @property
     def state(self) -> TelephonyState:
-        return self._link.state
+        state: LinkState = self._link.state
+        return state
 
     async def originate(self, request: OriginateRequest) -> OriginateAccepted:
-        """Ring the operator's endpoint first, then dial ``number`` in the server's context."""
-        if not _ENDPOINT.match(request.endpoint):
-            raise UnsafeAmiValue(f"bad endpoint {request.endpoint!r}")
-        if not _NUMBER.match(request.number):
-            raise UnsafeAmiValue(f"bad number {request.number!r}")
-        for name in request.variables:
-            if not _VARIABLE.match(name):
-                raise UnsafeAmiValue(f"bad channel variable name {name!r}")
+        """Ring the operator's endpoint first, then dial ``number`` in the server's context.
+
+        Returns once Asterisk has queued the call; its progress (and the
+        ``OriginateResponse`` carrying ``request_id`` as ActionID) arrives as events.
+        """
+        _check(ENDPOINT, request.endpoint, "endpoint")
+        _check(NUMBER, request.number, "number")
+        _check(CALLER_ID, request.caller_id, "caller id")
+        if not 1 <= request.timeout_seconds <= 600:
+            raise UnsafeAmiValue(f"bad originate timeout {request.timeout_seconds!r}")
+        for name, value in request.variables.items():
+            _check(VARIABLE, name, "channel variable name")
+            _check(VARIABLE_VALUE, value, f"value of {name}")
         action_id = "cc-" + secrets.token_hex(8)
         fields: dict[str, object] = {
             "Action": "Originate",
             "ActionID": action_id,
-            "Channel": f"PJSIP/{request.endpoint}",
+            "Channel": self._device(request.endpoint),
             "Context": self._context,
             "Exten": request.number.lstrip("+"),
             "Priority": "1",
@@ -47,5 +86,95 @@ class AmiTelephony:
             fields["CallerID"] = request.caller_id
         if request.variables:
             fields["Variable"] = [f"{k}={v}" for k, v in request.variables.items()]
-        await self._link.send(fields)
+        # the first response says "queued"; the outcome comes later as an event
+        reply = await self._link.send(fields, as_list=False)
+        _raise_unless_success(reply, "Originate")
         return OriginateAccepted(request_id=action_id)
+
+    async def queue_pause(
+        self, endpoint: str, paused: bool, reason: str = "", *, queue: str | None = None
+    ) -> None:
+        _check(ENDPOINT, endpoint, "endpoint")
+        _check(TEXT, reason, "pause reason")
+        fields: dict[str, object] = {
+            "Action": "QueuePause",
+            "Interface": self._device(endpoint),
+            "Paused": "true" if paused else "false",
+        }
+        if queue is not None:
+            fields["Queue"] = _check(QUEUE, queue, "queue")
+        if reason:
+            fields["Reason"] = reason
+        reply = await self._link.send(fields, as_list=False)
+        _raise_unless_success(reply, "QueuePause")
+
+    async def queue_status(self, queue: str | None = None) -> QueueReport:
+        fields: dict[str, object] = {"Action": "QueueStatus"}
+        if queue is not None:
+            fields["Queue"] = _check(QUEUE, queue, "queue")
+        reply = await self._link.send(fields)
+        if not isinstance(reply, list):
+            _raise_unless_success(reply, "QueueStatus")
+            reply = []
+        return queue_report(reply)
+
+    def _device(self, endpoint: str) -> str:
+        return f"{self._technology}/{endpoint}"
+
+
+def queue_report(messages: list[Mapping[str, object]]) -> QueueReport:
+    """The QueueMember and QueueEntry events of a QueueStatus reply, typed."""
+    members = []
+    callers = []
+    for m in messages:
+        event = m.get("Event")
+        if event == "QueueMember":
+            members.append(
+                QueueMemberState(
+                    queue=_text(m, "Queue"),
+                    device=_text(m, "StateInterface") or _text(m, "Location"),
+                    name=_text(m, "Name"),
+                    paused=_text(m, "Paused") == "1",
+                    paused_reason=_text(m, "PausedReason"),
+                    in_call=_text(m, "InCall") == "1",
+                    # AST_DEVICE_NOT_INUSE
+                    available=_text(m, "Status") == "1",
+                    calls_taken=_int(m, "CallsTaken"),
+                )
+            )
+        elif event == "QueueEntry":
+            callers.append(
+                QueueCallerState(
+                    queue=_text(m, "Queue"),
+                    position=_int(m, "Position"),
+                    caller_number=_text(m, "CallerIDNum"),
+                    caller_name=_text(m, "CallerIDName"),
+                    wait_seconds=_int(m, "Wait"),
+                    call_id=_text(m, "Uniqueid"),
+                )
+            )
+    return QueueReport(tuple(members), tuple(callers))
+
+
+def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise UnsafeAmiValue(f"bad {what} {value!r}")
+    return value
+
+
+def _raise_unless_success(reply: object, action: str) -> None:
+    if not getattr(reply, "success", False):
+        reason = _text(reply, "Message") if isinstance(reply, Mapping) else ""
+        raise TelephonyError(f"Asterisk refused {action}: {reason or 'no reason given'}")
+
+
+def _text(message: Mapping[str, object], key: str) -> str:
+    value = message.get(key, "")
+    return value if isinstance(value, str) else ""
+
+
+def _int(message: Mapping[str, object], key: str) -> int:
+    try:
+        return int(_text(message, key))
+    except ValueError:
+        return 0

@@ -11,6 +11,9 @@ import sys
 BENCHMARKS = {
     "startup": "bench.startup",
     "demo_start": "bench.demo_start",
+    "ami_throughput": "bench.ami_throughput",
+    "ami_stall": "bench.ami_stall",
+    "callerid_lookup": "bench.callerid_lookup",
 }
 
 

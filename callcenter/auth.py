@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.models import User, WebSession
+from callcenter.models import ApiToken, User, WebSession
 from callcenter.passwords import hash_password, verify_password
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -82,3 +82,29 @@ async def user_for_session(session: AsyncSession, token: str) -> User | None:
 
 async def sign_out(session: AsyncSession, token: str) -> None:
     await session.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token)))
+
+
+async def user_for_api_token(session: AsyncSession, token: str) -> User | None:
+    """The active user behind an API token, or None when unknown or revoked."""
+    row = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None or not row[1].is_active:
+        return None
+    api_token, user = row
+    now = datetime.now(UTC)
+    if api_token.last_used_at is None or now - api_token.last_used_at > _TOUCH_INTERVAL:
+        api_token.last_used_at = now
+    return user
+
+
+async def issue_api_token(session: AsyncSession, user: User, name: str) -> str:
+    """A new token for ``user``; only its hash is stored, so it is shown once."""
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token)))
+    await session.flush()
+    return token

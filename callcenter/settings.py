@@ -69,6 +69,9 @@ class Settings:
     ami_secret: Secret = field(default_factory=lambda: Secret("callcenter-sandbox"))
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    agi_host: str = "127.0.0.1"
+    """Where the FastAGI routing server listens (asterisk-conf/extensions.conf calls it)."""
+    agi_port: int = 4573
     default_region: str = "RU"
     secret_key: Secret | None = None
     """Unset: generated once and kept in ``data_dir/secret_key`` (mode 0600)."""
@@ -153,6 +156,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ami_secret": _secret,
     "http_host": _no_newlines,
     "http_port": _port,
+    "agi_host": _no_newlines,
+    "agi_port": _port,
     "default_region": _region,
     "secret_key": _optional_secret,
     "language": _language,

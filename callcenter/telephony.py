@@ -2,6 +2,11 @@
 
 The dialer and the web console talk to telephony only through this protocol;
 ``ami`` implements it for Asterisk. Tests may supply their own implementation.
+
+Errors: ``TelephonyError`` when the telephone system refused a request (its
+outcome is known: nothing happened); ``ConnectionError`` when the link was down
+or went down before the answer (the outcome is unknown: the request may or may
+not have been carried out, and it is never sent again by itself).
 """
 
 from __future__ import annotations
@@ -10,6 +15,10 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 TelephonyState = Literal["connecting", "connected", "disconnected", "stopped"]
+
+
+class TelephonyError(Exception):
+    """The telephone system refused the request; nothing was done."""
 
 
 @dataclass(frozen=True)
@@ -34,8 +43,47 @@ class OriginateAccepted:
     request_id: str
 
 
+@dataclass(frozen=True)
+class QueueMemberState:
+    queue: str
+    device: str
+    """The member's phone as the PBX names it, e.g. ``PJSIP/op101``."""
+    name: str
+    paused: bool
+    paused_reason: str
+    in_call: bool
+    available: bool
+    """Registered and not busy or ringing (the PBX's device state)."""
+    calls_taken: int
+
+
+@dataclass(frozen=True)
+class QueueCallerState:
+    queue: str
+    position: int
+    caller_number: str
+    caller_name: str
+    wait_seconds: int
+    call_id: str
+    """The waiting channel's unique id."""
+
+
+@dataclass(frozen=True)
+class QueueReport:
+    members: tuple[QueueMemberState, ...]
+    callers: tuple[QueueCallerState, ...]
+
+
 class Telephony(Protocol):
     @property
     def state(self) -> TelephonyState: ...
 
     async def originate(self, request: OriginateRequest) -> OriginateAccepted: ...
+
+    async def queue_pause(
+        self, endpoint: str, paused: bool, reason: str = "", *, queue: str | None = None
+    ) -> None:
+        """Pause (or unpause) the operator's phone in ``queue``, or in every queue."""
+        ...
+
+    async def queue_status(self, queue: str | None = None) -> QueueReport: ...

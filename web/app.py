@@ -6,19 +6,24 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web import pages
+from web import console_api, pages
 from web.auth import auth_middleware
 from web.health import healthz
+from web.hub import Hub
 from web.security import security_middleware
-from web.state import SERVICES, WebServices
+from web.state import HUB, SERVICES, WebServices
 from web.templating import setup_templates
+from web.ws import websocket
 
 
-def create_app(services: WebServices) -> web.Application:
+def create_app(services: WebServices, hub: Hub | None = None) -> web.Application:
     app = web.Application(middlewares=[security_middleware, auth_middleware])
     app[SERVICES] = services
+    app[HUB] = hub or Hub()
     setup_templates(app)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ws", websocket)
     pages.add_routes(app)
+    console_api.add_routes(app)
     app.router.add_static("/static", Path(__file__).parent / "static")
     return app

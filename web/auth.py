@@ -28,7 +28,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     services = request.app[SERVICES]
     user: User | None = None
     token = request.cookies.get(SESSION_COOKIE)
-    if token:
+    bearer = request.headers.get("Authorization", "")
+    if bearer.startswith("Bearer "):
+        async with services.db() as session:
+            user = await auth.user_for_api_token(session, bearer.removeprefix("Bearer ").strip())
+            await session.commit()
+    elif token:
         async with services.db() as session:
             user = await auth.user_for_session(session, token)
             await session.commit()
@@ -59,6 +64,8 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
         async def guarded(request: web.Request) -> web.StreamResponse:
             user = current_user(request)
             if user is None:
+                if request.path.startswith("/api/"):
+                    raise web.HTTPUnauthorized(text="sign in or send an API token")
                 raise web.HTTPSeeOther("/login")
             if roles and user.role not in roles:
                 raise web.HTTPForbidden(text="this page is not for your role")

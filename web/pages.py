@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy import select
 
 from callcenter import auth
+from callcenter.agent_state import PAUSE_REASONS
+from callcenter.call_history import recent_calls
+from callcenter.missed_calls import open_callbacks
+from callcenter.models import Disposition
+from callcenter.telephony import TelephonyError
 from web.auth import SESSION_COOKIE, current_user, requires
 from web.i18n import translations
 from web.state import SERVICES
@@ -75,7 +82,46 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 @requires()
 async def console(request: web.Request) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template("console.html", request, _context(request))
+    user = current_user(request)
+    assert user is not None
+    language = current_language.get()
+    async with request.app[SERVICES].db() as session:
+        calls = await recent_calls(session, user.id)
+        callbacks = await open_callbacks(session, user.id)
+        rows = await session.execute(
+            select(Disposition.code, Disposition.label_ru, Disposition.label_en)
+            .where(Disposition.is_active.is_(True))
+            .order_by(Disposition.position)
+        )
+        dispositions = [
+            {"code": code, "label": (label_en or label_ru) if language == "en" else label_ru}
+            for code, label_ru, label_en in rows
+        ]
+    context = _context(
+        request,
+        recent_calls=calls,
+        dispositions=dispositions,
+        callbacks=callbacks,
+        pause_reasons=PAUSE_REASONS,
+        agent_state=await _agent_state(request, user.interface),
+    )
+    return aiohttp_jinja2.render_template("console.html", request, context)
+
+
+async def _agent_state(request: web.Request, device: str | None) -> str:
+    """ "ready", "paused" or "" (unknown: no phone, no telephony, or a slow PBX)."""
+    telephony = request.app[SERVICES].telephony
+    if not device or telephony.state != "connected":
+        return ""
+    try:
+        async with asyncio.timeout(1):
+            report = await telephony.queue_status()
+    except (TimeoutError, ConnectionError, TelephonyError):
+        return ""
+    mine = [m for m in report.members if m.device.lower() == device.lower()]
+    if not mine:
+        return ""
+    return "paused" if all(m.paused for m in mine) else "ready"
 
 
 def add_routes(app: web.Application) -> None:

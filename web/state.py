@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.settings import Settings
 from callcenter.telephony import Telephony
+from web.hub import Hub
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,4 @@ class WebServices:
 
 
 SERVICES = web.AppKey("services", WebServices)
+HUB = web.AppKey("hub", Hub)

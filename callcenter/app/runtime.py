@@ -12,14 +12,17 @@ from datetime import UTC, datetime
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ami.agi import routing_server
 from ami.link import AmiLink
 from ami.telephony import AmiTelephony
 from callcenter import database
+from callcenter.app.inbound import InboundPipeline
 from callcenter.embedded_db import embedded_postgres
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
 from dialer.recovery import settle_interrupted_attempts
 from web.app import create_app
+from web.hub import Hub
 from web.state import WebServices
 
 log = logging.getLogger(__name__)
@@ -54,12 +57,6 @@ async def migrated_database(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
-async def _listen(link: AmiLink) -> None:
-    """Consume AMI events; the call tracker hooks in here."""
-    async for message in link.events():
-        log.debug("AMI event %s", message.get("Event"))
-
-
 async def serve(
     settings: Settings,
     *,
@@ -89,7 +86,16 @@ async def serve(
         stack.push_async_callback(link.stop)
         telephony = AmiTelephony(link, originate_context=ORIGINATE_CONTEXT)
 
-        app = create_app(WebServices(settings, db, telephony))
+        # --- personal-manager routing (issue 3, item 7): the FastAGI server the
+        # inbound dialplan asks before Queue(); stopped (requests cancelled) on exit
+        await stack.enter_async_context(
+            routing_server(settings.agi_host, settings.agi_port, db, settings.default_region)
+        )
+        # --- end personal-manager routing
+
+        hub = Hub()
+        inbound = InboundPipeline(db, hub, region=settings.default_region)
+        app = create_app(WebServices(settings, db, telephony), hub)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -99,11 +105,12 @@ async def serve(
         log.info("web console on %s", address)
 
         async with asyncio.TaskGroup() as tasks:
-            listener = tasks.create_task(_listen(link), name="ami-listener")
+            listener = tasks.create_task(inbound.run(link), name="ami-listener")
             if on_ready is not None:
                 await on_ready(address)
             await stop.wait()
             listener.cancel()
+            await hub.close()
     log.info("stopped")
 
 

@@ -1,0 +1,64 @@
+"""The inbound pipeline: AMI events -> translator -> tracker -> call log and screen-pops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ami.link import AmiLink
+from ami.translate import translate
+from callcenter.agent_state import state_payload
+from callcenter.call_log import CallLog
+from callcenter.devices import DeviceDirectory
+from callcenter.events import QueueMemberPaused
+from callcenter.notify import Notifier
+from callcenter.screen_pop import ScreenPops
+from callcenter.tracker import CallTracker
+from callcenter.tracking import CallObservers
+
+log = logging.getLogger(__name__)
+
+
+class InboundPipeline:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], notifier: Notifier, *, region: str
+    ) -> None:
+        self.devices = DeviceDirectory(db)
+        self.call_log = CallLog(db, self.devices, region)
+        self.pops = ScreenPops(db, self.devices, notifier, region=region)
+        self._notifier = notifier
+        # the call log first: its row exists by the time anyone wraps the call up
+        self.tracker = CallTracker(CallObservers([self.call_log, self.pops]))
+        self.events_handled = 0
+
+    async def run(self, link: AmiLink) -> None:
+        """Consume the link's events until cancelled; owns the call log writer."""
+        await self.devices.reload()
+        writer = asyncio.create_task(self.call_log.run(), name="call-log-writer")
+        try:
+            async for message in link.events():
+                event = translate(message, datetime.now(UTC))
+                if event is None:
+                    continue
+                if isinstance(event, QueueMemberPaused):
+                    self._agent_paused(event)
+                    continue
+                try:
+                    self.tracker.handle(event)
+                except Exception:
+                    log.exception("call tracker failed on %r", event)
+                self.events_handled += 1
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            await self.pops.close()
+
+    def _agent_paused(self, event: QueueMemberPaused) -> None:
+        # a pause set on the phone or by a supervisor reaches the console too
+        operator = self.devices.cached(event.device) if event.device else None
+        if operator is not None:
+            payload = state_payload(operator.device, event.paused, event.reason, event.queue)
+            self._notifier.publish([operator.user_id], "agent.state", payload)

@@ -1,0 +1,208 @@
+"""The call log: one row per call (Linkedid), written idempotently, plus the client's timeline.
+
+The tracker reports every change synchronously; this writer keeps only the newest
+snapshot of each call that is not yet written (so a slow database means fewer,
+not more, writes) and upserts it from one task. An upsert never moves a call
+backwards: a late or repeated snapshot cannot reopen a finished call or erase
+what an earlier one knew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter import missed_calls
+from callcenter.devices import DeviceDirectory
+from callcenter.models import Call, CallLeg, ContactPhone, Interaction, TrackingNumber
+from callcenter.phones import to_e164
+from callcenter.tracking import TrackedCall
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = (0.5, 1, 2, 5)
+# a repeated snapshot may know less about a leg than the row: keep what is known
+_LEG_FIELDS_KEPT = ("user_id", "rang_at", "answered_at", "ended_at", "hangup_cause")
+
+
+def _seconds(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+class CallLog:
+    """A ``CallObserver`` that persists calls; ``run()`` is its writer task."""
+
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], devices: DeviceDirectory, region: str
+    ) -> None:
+        self._db = db
+        self._devices = devices
+        self._region = region
+        self._pending: dict[str, TrackedCall] = {}
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.written = 0
+
+    # CallObserver: every change just marks the call for writing
+    def call_started(self, call: TrackedCall) -> None:
+        self._mark(call)
+
+    def device_ringing(self, call: TrackedCall, device: str) -> None:
+        self._mark(call)
+
+    def device_stopped_ringing(self, call: TrackedCall, device: str) -> None:
+        self._mark(call)
+
+    def call_answered(self, call: TrackedCall, device: str) -> None:
+        self._mark(call)
+
+    def call_ended(self, call: TrackedCall) -> None:
+        self._mark(call)
+
+    def _mark(self, call: TrackedCall) -> None:
+        self._pending.pop(call.linkedid, None)  # re-insert: newest changes go last
+        self._pending[call.linkedid] = call
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def drained(self) -> None:
+        """Until everything reported so far is written (tests, shutdown)."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                linkedid = next(iter(self._pending))
+                call = self._pending.pop(linkedid)
+                try:
+                    await self.write(call)
+                except Exception:
+                    self._pending.setdefault(linkedid, call)
+                    delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                    failures += 1
+                    log.exception("call log write failed; retrying in %s s", delay)
+                    await asyncio.sleep(delay)
+                    continue
+                failures = 0
+                self.written += 1
+            self._idle.set()
+
+    async def write(self, call: TrackedCall) -> int:
+        """Upsert one call with its legs (and its timeline entry once it ended)."""
+        async with self._db() as session, session.begin():
+            call_id = await self._upsert_call(session, call)
+            for leg in call.legs:
+                operator = self._devices.cached(leg.device) if leg.device else None
+                values: dict[str, Any] = {
+                    "call_id": call_id,
+                    "uniqueid": leg.uniqueid,
+                    "channel": leg.channel,
+                    "interface": leg.device,
+                    "user_id": operator.user_id if operator else None,
+                    "kind": leg.kind,
+                    "rang_at": leg.rang_at,
+                    "answered_at": leg.answered_at,
+                    "ended_at": leg.ended_at,
+                    "hangup_cause": leg.hangup_cause,
+                }
+                statement = insert(CallLeg).values(values)
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[CallLeg.uniqueid],
+                        set_={
+                            k: func.coalesce(statement.excluded[k], getattr(CallLeg, k))
+                            for k in _LEG_FIELDS_KEPT
+                        },
+                    )
+                )
+            if call.ended_at is not None:
+                await self._add_to_timeline(session, call_id)
+                await missed_calls.after_call(session, call_id)
+        return call_id
+
+    async def _upsert_call(self, session: AsyncSession, call: TrackedCall) -> int:
+        e164 = to_e164(call.caller_number, self._region) if call.caller_number else None
+        did_e164 = to_e164(call.did, self._region) if call.did else None
+        answered = self._devices.cached(call.answered_device) if call.answered_device else None
+        values: dict[str, Any] = {
+            "linkedid": call.linkedid,
+            "direction": call.direction,
+            "caller_number": call.caller_number or None,
+            "caller_e164": e164,
+            "caller_name": call.caller_name or None,
+            "did": call.did,
+            "tracking_number_id": select(TrackingNumber.id)
+            .where(TrackingNumber.did_e164 == did_e164)
+            .scalar_subquery(),
+            "queue_name": call.queue,
+            "contact_id": select(ContactPhone.contact_id)
+            .where(ContactPhone.e164 == e164)
+            .scalar_subquery(),
+            "answered_by_id": answered.user_id if answered else None,
+            "started_at": call.started_at,
+            "answered_at": call.answered_at,
+            "ended_at": call.ended_at,
+            "wait_seconds": _seconds(call.wait_seconds),
+            "talk_seconds": _seconds(call.talk_seconds),
+            "result": call.result,
+            "hangup_cause": call.hangup_cause,
+        }
+        statement = insert(Call).values(values)
+        new = statement.excluded
+        keep_first = ("caller_number", "caller_e164", "caller_name", "did", "tracking_number_id")
+        take_newest = ("queue_name", "answered_by_id", "answered_at", "ended_at", "wait_seconds")
+        updates: dict[str, Any] = {k: func.coalesce(getattr(Call, k), new[k]) for k in keep_first}
+        updates |= {k: func.coalesce(new[k], getattr(Call, k)) for k in take_newest}
+        updates |= {
+            "talk_seconds": func.coalesce(new.talk_seconds, Call.talk_seconds),
+            "hangup_cause": func.coalesce(new.hangup_cause, Call.hangup_cause),
+            "contact_id": func.coalesce(Call.contact_id, new.contact_id),
+            "started_at": func.least(Call.started_at, new.started_at),
+            # a finished call never goes back to "in progress"
+            "result": case(
+                (new.result == "in_progress", Call.result),
+                else_=new.result,
+            ),
+        }
+        result = await session.execute(
+            statement.on_conflict_do_update(index_elements=[Call.linkedid], set_=updates).returning(
+                Call.id
+            )
+        )
+        call_id: int = result.scalar_one()
+        return call_id
+
+    async def _add_to_timeline(self, session: AsyncSession, call_id: int) -> None:
+        row = (
+            await session.execute(
+                select(Call.contact_id, Call.started_at, Call.direction, Call.result).where(
+                    Call.id == call_id
+                )
+            )
+        ).one()
+        contact_id, started_at, direction, result = row
+        if contact_id is None:
+            return
+        exists = await session.scalar(
+            select(Interaction.id).where(Interaction.call_id == call_id, Interaction.kind == "call")
+        )
+        if exists is None:
+            session.add(
+                Interaction(
+                    contact_id=contact_id,
+                    kind="call",
+                    occurred_at=started_at,
+                    call_id=call_id,
+                    summary=f"{direction}: {result}",
+                    payload={"direction": direction, "result": result},
+                )
+            )

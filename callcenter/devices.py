@@ -1,0 +1,56 @@
+"""Which operator owns which phone (``users.interface``, e.g. ``PJSIP/op101``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.models import User
+
+# an unknown device triggers a reload at most this often (a new user was just added)
+RELOAD_AFTER_MISS_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Operator:
+    user_id: int
+    full_name: str
+    device: str
+
+
+class DeviceDirectory:
+    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+        self._db = db
+        self._by_device: dict[str, Operator] = {}
+        self._by_user: dict[int, Operator] = {}
+        self._loaded_at = float("-inf")
+
+    async def reload(self) -> None:
+        async with self._db() as session:
+            rows = await session.execute(
+                select(User.id, User.full_name, User.interface).where(
+                    User.is_active.is_(True), User.interface.is_not(None)
+                )
+            )
+            operators = [Operator(uid, name, device) for uid, name, device in rows if device]
+        # devices are compared case-insensitively: Asterisk keeps the dialplan's spelling
+        self._by_device = {op.device.lower(): op for op in operators}
+        self._by_user = {op.user_id: op for op in operators}
+        self._loaded_at = time.monotonic()
+
+    def cached(self, device: str) -> Operator | None:
+        return self._by_device.get(device.lower())
+
+    async def operator(self, device: str) -> Operator | None:
+        found = self.cached(device)
+        if found is None and time.monotonic() - self._loaded_at > RELOAD_AFTER_MISS_SECONDS:
+            await self.reload()
+            found = self.cached(device)
+        return found
+
+    def device_of(self, user_id: int) -> str | None:
+        op = self._by_user.get(user_id)
+        return op.device if op else None

@@ -1,0 +1,209 @@
+"""Screen-pops: the operator whose phone rings learns who calls before answering.
+
+Each call gets its own little pipeline (a queue and a task), so one call's slow
+lookup never delays another call's pop, while the messages of one call keep their
+order. The lookup starts when the call starts, usually well before any phone
+rings; a pop waits for it at most ``deadline`` seconds, then goes out as "unknown"
+and is followed by ``call.updated`` when the lookup finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.devices import DeviceDirectory
+from callcenter.lookup import Lookup, lookup_caller
+from callcenter.notify import Notifier
+from callcenter.tracking import TrackedCall
+
+log = logging.getLogger(__name__)
+
+LOOKUP_DEADLINE_SECONDS = 0.25
+# a lookup that misses the deadline may still finish (and update the pop) within this
+LATE_LOOKUP_SECONDS = 10.0
+# what Asterisk shows for a caller without a name
+_NO_NAME = {"", "<unknown>", "unknown", "anonymous"}
+
+
+def call_payload(call: TrackedCall) -> dict[str, Any]:
+    name = call.caller_name if call.caller_name.strip().lower() not in _NO_NAME else ""
+    return {
+        "linkedid": call.linkedid,
+        "direction": call.direction,
+        "caller_number": call.caller_number,
+        "caller_name": name,
+        "did": call.did,
+        "queue": call.queue,
+        "started_at": call.started_at.isoformat(),
+    }
+
+
+def lookup_payload(found: Lookup) -> dict[str, Any]:
+    return {
+        "e164": found.e164,
+        "lookup": "known" if found.known else "pending" if found.timed_out else "unknown",
+        "client": found.card.as_json() if found.card else None,
+    }
+
+
+Step = Callable[[], Awaitable[None]]
+
+
+class _CallPipeline:
+    def __init__(self) -> None:
+        self.steps: asyncio.Queue[Step | None] = asyncio.Queue()
+        self.lookup: asyncio.Task[Lookup] | None = None
+        self.popped_users: set[int] = set()
+        self.task: asyncio.Task[None] | None = None
+
+
+class ScreenPops:
+    """A ``CallObserver`` that turns ringing devices into pops for their operators."""
+
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        devices: DeviceDirectory,
+        notifier: Notifier,
+        *,
+        region: str,
+        deadline: float = LOOKUP_DEADLINE_SECONDS,
+    ) -> None:
+        self._db = db
+        self._devices = devices
+        self._notifier = notifier
+        self._region = region
+        self._deadline = deadline
+        self._calls: dict[str, _CallPipeline] = {}
+
+    # -- CallObserver ------------------------------------------------------------
+    def call_started(self, call: TrackedCall) -> None:
+        self._pipeline(call)
+
+    def device_ringing(self, call: TrackedCall, device: str) -> None:
+        self._enqueue(call, lambda: self._ringing(call, device))
+
+    def device_stopped_ringing(self, call: TrackedCall, device: str) -> None:
+        self._enqueue(call, lambda: self._withdraw(call, device))
+
+    def call_answered(self, call: TrackedCall, device: str) -> None:
+        self._enqueue(call, lambda: self._answered(call, device))
+
+    def call_ended(self, call: TrackedCall) -> None:
+        pipeline = self._calls.get(call.linkedid)
+        if pipeline is None:
+            return
+        self._enqueue(call, lambda: self._ended(call))
+        pipeline.steps.put_nowait(None)  # the pipeline ends after this call's last step
+        del self._calls[call.linkedid]
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def close(self) -> None:
+        tasks = []
+        for pipeline in self._calls.values():
+            for task in (pipeline.task, pipeline.lookup):
+                if task is not None:
+                    task.cancel()
+                    tasks.append(task)
+        self._calls.clear()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _pipeline(self, call: TrackedCall) -> _CallPipeline:
+        pipeline = self._calls.get(call.linkedid)
+        if pipeline is None:
+            pipeline = self._calls[call.linkedid] = _CallPipeline()
+            pipeline.lookup = asyncio.create_task(
+                lookup_caller(
+                    self._db, call.caller_number, self._region, deadline=LATE_LOOKUP_SECONDS
+                ),
+                name=f"lookup-{call.linkedid}",
+            )
+            pipeline.task = asyncio.create_task(self._run(pipeline), name=f"pop-{call.linkedid}")
+        return pipeline
+
+    def _enqueue(self, call: TrackedCall, step: Step) -> None:
+        self._pipeline(call).steps.put_nowait(step)
+
+    async def _run(self, pipeline: _CallPipeline) -> None:
+        try:
+            while (step := await pipeline.steps.get()) is not None:
+                try:
+                    await step()
+                except Exception:
+                    log.exception("screen-pop step failed")
+        finally:
+            if pipeline.lookup is not None and not pipeline.lookup.done():
+                pipeline.lookup.cancel()
+
+    # -- steps -------------------------------------------------------------------------
+    async def _lookup_within_deadline(self, pipeline: _CallPipeline, call: TrackedCall) -> Lookup:
+        assert pipeline.lookup is not None
+        try:
+            return await asyncio.wait_for(asyncio.shield(pipeline.lookup), self._deadline)
+        except TimeoutError:
+            return Lookup(call.caller_number, None, timed_out=True)
+
+    async def _ringing(self, call: TrackedCall, device: str) -> None:
+        operator = await self._devices.operator(device)
+        pipeline = self._calls.get(call.linkedid)
+        if operator is None or pipeline is None:
+            return
+        found = await self._lookup_within_deadline(pipeline, call)
+        pipeline.popped_users.add(operator.user_id)
+        payload = {**call_payload(call), **lookup_payload(found), "device": device}
+        self._notifier.publish([operator.user_id], "call.ringing", payload)
+        if found.timed_out:
+            self._enqueue(call, lambda: self._late_lookup(call, operator.user_id))
+
+    async def _late_lookup(self, call: TrackedCall, user_id: int) -> None:
+        pipeline = self._calls.get(call.linkedid)
+        if pipeline is None or pipeline.lookup is None:
+            return
+        found = await asyncio.shield(pipeline.lookup)
+        payload = {**call_payload(call), **lookup_payload(found)}
+        self._notifier.publish([user_id], "call.updated", payload)
+
+    async def _withdraw(self, call: TrackedCall, device: str) -> None:
+        operator = await self._devices.operator(device)
+        if operator is not None:
+            self._notifier.publish(
+                [operator.user_id], "call.withdrawn", {"linkedid": call.linkedid}
+            )
+
+    async def _answered(self, call: TrackedCall, device: str) -> None:
+        operator = await self._devices.operator(device)
+        users = set(self._rang_users(call))
+        if operator is not None:
+            users.add(operator.user_id)
+        payload = {
+            "linkedid": call.linkedid,
+            "device": device,
+            "answered_by": operator.user_id if operator else None,
+            "answered_by_name": operator.full_name if operator else None,
+        }
+        self._notifier.publish(sorted(users), "call.answered", payload)
+
+    async def _ended(self, call: TrackedCall) -> None:
+        payload = {
+            **call_payload(call),
+            "result": call.result,
+            "answered_by": None,
+            "talk_seconds": call.talk_seconds,
+        }
+        answered = self._devices.cached(call.answered_device) if call.answered_device else None
+        if answered is not None:
+            payload["answered_by"] = answered.user_id
+        self._notifier.publish(sorted(self._rang_users(call)), "call.ended", payload)
+
+    def _rang_users(self, call: TrackedCall) -> list[int]:
+        users = []
+        for device in (*call.rang_devices, call.answered_device):
+            operator = self._devices.cached(device) if device else None
+            if operator is not None:
+                users.append(operator.user_id)
+        return users

@@ -1,0 +1,136 @@
+"""JSON endpoints the operator console calls: wrap-up, click-to-dial, recent calls."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.agent_state import AgentStateError, parse_state_change, state_payload
+from callcenter.call_history import recent_calls
+from callcenter.models import User
+from callcenter.phones import to_e164
+from callcenter.telephony import OriginateRequest, TelephonyError
+from callcenter.wrapup import CallNotLogged, WrapUpError, parse_wrapup, save_wrapup
+from web.auth import current_user, requires
+from web.state import HUB, SERVICES
+
+
+def _error(status: int, message: str, **fields: str) -> web.Response:
+    body: dict[str, Any] = {"error": message}
+    if fields:
+        body["fields"] = fields
+    return web.json_response(body, status=status)
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send application/json")
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="the body is not valid JSON") from None
+
+
+def _me(request: web.Request) -> User:
+    user = current_user(request)
+    assert user is not None  # guarded by @requires
+    return user
+
+
+@requires()
+async def wrap_up_call(request: web.Request) -> web.StreamResponse:
+    body = await _json_body(request)
+    try:
+        wrapup = parse_wrapup(body)
+    except WrapUpError as exc:
+        return _error(400, "invalid wrap-up", **exc.errors)
+    async with request.app[SERVICES].db() as session:
+        try:
+            call = await save_wrapup(session, _me(request), request.match_info["linkedid"], wrapup)
+        except CallNotLogged:
+            return _error(409, "the call is not in the log yet; try again in a moment")
+        except PermissionError as exc:
+            return _error(403, str(exc))
+        except WrapUpError as exc:
+            return _error(400, "invalid wrap-up", **exc.errors)
+        await session.commit()
+    return web.json_response({"call_id": call.id, "saved": True})
+
+
+@requires()
+async def dial(request: web.Request) -> web.StreamResponse:
+    """Click-to-dial: ring the operator's own phone, then call the number."""
+    services = request.app[SERVICES]
+    user = _me(request)
+    body = await _json_body(request)
+    raw = body.get("number") if isinstance(body, dict) else None
+    if not isinstance(raw, str):
+        return _error(400, "invalid request", number="required")
+    e164 = to_e164(raw, services.settings.default_region)
+    if e164 is None:
+        return _error(400, "invalid request", number="not a phone number")
+    if not user.interface:
+        return _error(409, "you have no phone: ask an admin to set your device")
+    if services.telephony.state != "connected":
+        return _error(503, "telephony unavailable: the AMI link is down")
+    endpoint = user.interface.split("/", 1)[1]
+    try:
+        accepted = await services.telephony.originate(
+            OriginateRequest(
+                endpoint=endpoint,
+                number=_dialable(e164, services.settings.default_region),
+                variables={"CALLCENTER_USER": str(user.id)},
+            )
+        )
+    except ConnectionError:
+        return _error(503, "telephony unavailable: the AMI link is down")
+    except TelephonyError as exc:
+        return _error(409, str(exc))
+    return web.json_response({"request_id": accepted.request_id, "number": e164}, status=202)
+
+
+def _dialable(e164: str, region: str) -> str:
+    # what the dial plan expects: national format with a trunk prefix, as people dial
+    if region == "RU" and e164.startswith("+7"):
+        return "8" + e164[2:]
+    return e164.lstrip("+")
+
+
+@requires()
+async def my_calls(request: web.Request) -> web.StreamResponse:
+    async with request.app[SERVICES].db() as session:
+        calls = await recent_calls(session, _me(request).id)
+    return web.json_response({"calls": calls})
+
+
+@requires()
+async def change_agent_state(request: web.Request) -> web.StreamResponse:
+    """Ready / Pause with a reason: QueuePause on the operator's own phone, every queue."""
+    services = request.app[SERVICES]
+    user = _me(request)
+    try:
+        paused, reason = parse_state_change(await _json_body(request))
+    except AgentStateError as exc:
+        return _error(400, str(exc))
+    if not user.interface:
+        return _error(409, "you have no phone: ask an admin to set your device")
+    if services.telephony.state != "connected":
+        return _error(503, "telephony unavailable: the AMI link is down")
+    try:
+        await services.telephony.queue_pause(user.interface.split("/", 1)[1], paused, reason)
+    except ConnectionError:
+        return _error(503, "telephony unavailable: the AMI link is down")
+    except TelephonyError as exc:  # the PBX said no (e.g. the phone is in no queue)
+        return _error(409, str(exc))
+    payload = state_payload(user.interface, paused, reason, None)
+    request.app[HUB].publish([user.id], "agent.state", payload)
+    return web.json_response(payload)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/calls/{linkedid}/wrapup", wrap_up_call)
+    app.router.add_post("/api/v1/dial", dial)
+    app.router.add_get("/api/v1/me/calls", my_calls)
+    app.router.add_post("/api/v1/agent/state", change_agent_state)

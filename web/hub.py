@@ -1,0 +1,138 @@
+"""The websocket hub: delivers what the domain publishes to the browsers of its users.
+
+Every message gets a sequence number (one counter per hub) and is kept in a short
+per-user history, so a browser that reconnects with the last ``seq`` it saw gets
+exactly what it missed; when that is older than the history it gets ``resync``
+and reloads its state. Each connection has its own bounded outbox and writer task:
+``publish`` never waits, and a connection that cannot keep up is closed (it
+reconnects and catches up) instead of slowing anyone else down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+log = logging.getLogger(__name__)
+
+HISTORY_PER_USER = 200
+OUTBOX_SIZE = 500
+TOO_SLOW = 4000  # websocket close code: the client should reconnect and catch up
+
+
+@dataclass(eq=False)  # compared and hashed by identity: kept in sets
+class _Connection:
+    user_id: int
+    ws: web.WebSocketResponse
+    outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
+    too_slow: bool = False
+
+
+@dataclass
+class _History:
+    messages: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=HISTORY_PER_USER))
+    forgotten_up_to: int = 0  # highest seq pushed out of ``messages``
+
+
+class Hub:
+    def __init__(self) -> None:
+        # a client that saw another hub's numbers (the server restarted) must resync
+        self.hub_id = secrets.token_hex(6)
+        self._seq = 0
+        self._history: dict[int, _History] = {}
+        self._connections: dict[int, set[_Connection]] = {}
+        self.dropped_slow_clients = 0
+
+    # -- Notifier ----------------------------------------------------------------
+    def publish(self, user_ids: Collection[int], type_: str, payload: dict[str, Any]) -> None:
+        for user_id in user_ids:
+            self._seq += 1
+            text = json.dumps(
+                {"type": type_, "seq": self._seq, "ts": time.time(), "data": payload},
+                ensure_ascii=False,
+                default=str,
+            )
+            history = self._history.setdefault(user_id, _History())
+            if len(history.messages) == history.messages.maxlen:
+                history.forgotten_up_to = history.messages[0][0]
+            history.messages.append((self._seq, text))
+            for connection in self._connections.get(user_id, ()):
+                self._offer(connection, text)
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def connected_users(self) -> set[int]:
+        return {uid for uid, conns in self._connections.items() if conns}
+
+    # -- connections -------------------------------------------------------------
+    def _offer(self, connection: _Connection, text: str) -> None:
+        try:
+            connection.outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            if not connection.too_slow:
+                connection.too_slow = True
+                self.dropped_slow_clients += 1
+                log.warning("websocket of user %s cannot keep up; closing it", connection.user_id)
+
+    def _missed(self, user_id: int, hub_id: str | None, last_seq: int | None) -> list[str] | None:
+        """Messages after ``last_seq``; None when they cannot be told (resync instead)."""
+        history = self._history.get(user_id, _History())
+        if last_seq is None:
+            return []
+        if hub_id != self.hub_id or last_seq < history.forgotten_up_to:
+            return None
+        return [text for seq, text in history.messages if seq > last_seq]
+
+    async def serve(self, request: web.Request, user_id: int) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)
+        await ws.prepare(request)
+        last = request.query.get("last_seq", "")
+        connection = _Connection(user_id, ws)
+        # registering and reading the history with no await in between: every message
+        # is either in ``missed`` or in the outbox, never in both and never in neither
+        self._connections.setdefault(user_id, set()).add(connection)
+        missed = self._missed(
+            user_id, request.query.get("hub"), int(last) if last.isdigit() else None
+        )
+        writer = asyncio.create_task(self._write(connection, missed), name=f"ws-{user_id}")
+        try:
+            async for _message in ws:
+                pass  # clients only listen; aiohttp answers their pings
+        finally:
+            self._connections[user_id].discard(connection)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+        return ws
+
+    async def _write(self, connection: _Connection, missed: list[str] | None) -> None:
+        ws = connection.ws
+        now = time.time()
+        await ws.send_str(
+            json.dumps({"type": "hello", "seq": self._seq, "ts": now, "data": {"hub": self.hub_id}})
+        )
+        if missed is None:
+            await ws.send_str(json.dumps({"type": "resync", "seq": self._seq, "ts": now}))
+        for text in missed or ():
+            await ws.send_str(text)
+        while True:
+            text = await connection.outbox.get()
+            if connection.too_slow:
+                await ws.close(code=TOO_SLOW, message=b"too slow; reconnect")
+                return
+            await ws.send_str(text)
+
+    async def close(self) -> None:
+        for connections in self._connections.values():
+            for connection in list(connections):
+                await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")

@@ -1,0 +1,208 @@
+// Operator console: live screen-pops over /ws, after-call form, click-to-dial.
+// Everything from the server is put into the page with textContent, never as HTML.
+"use strict";
+
+(function () {
+  const root = document.getElementById("console");
+  if (!root) return;
+  const me = Number(root.dataset.userId);
+  const texts = document.getElementById("console-texts").dataset;
+  const pops = document.getElementById("pops");
+  const template = document.getElementById("pop-template");
+  const live = document.querySelector("[data-testid=live-state]");
+  const byCall = new Map();
+  let hub = sessionStorage.getItem("cc-hub") || "";
+  let lastSeq = Number(sessionStorage.getItem("cc-seq") || 0);
+  let retry = 500;
+
+  function setText(node, value) {
+    if (node) node.textContent = value == null ? "" : String(value);
+  }
+
+  function setLive(state) {
+    live.dataset.state = state;
+    setText(live.querySelector(".live-text"), state === "open" ? texts.connected : texts.reconnecting);
+  }
+
+  async function postJSON(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function fillPop(card, data) {
+    const client = data.client;
+    const name = client ? client.name : (data.caller_name || (data.caller_number ? texts.unknown : texts.anonymous));
+    setText(card.querySelector(".pop-name"), name);
+    const dial = card.querySelector(".pop-dial");
+    setText(dial, data.caller_number || texts.anonymous);
+    if (data.e164) dial.dataset.dial = data.e164; else dial.removeAttribute("data-dial");
+    setText(card.querySelector(".pop-did"), data.did ? "→ " + data.did + (data.queue ? " (" + data.queue + ")" : "") : "");
+    card.querySelector(".pop-client").hidden = !client;
+    card.querySelector(".pop-unknown").hidden = Boolean(client);
+    card.dataset.lookup = data.lookup || "";
+    if (client) {
+      setText(card.querySelector(".pop-company"), client.company || "—");
+      setText(card.querySelector(".pop-manager"), client.manager_name || "—");
+      setText(card.querySelector(".pop-status"), client.status);
+      const recent = card.querySelector(".pop-recent");
+      recent.replaceChildren(...client.recent.map((e) => {
+        const li = document.createElement("li");
+        li.textContent = e.at.slice(0, 16).replace("T", " ") + " · " + e.kind + " · " + e.summary;
+        return li;
+      }));
+      const tasks = card.querySelector(".pop-tasks");
+      tasks.replaceChildren(...client.open_tasks.map((t) => {
+        const li = document.createElement("li");
+        li.textContent = "☐ " + t.title;
+        return li;
+      }));
+    }
+  }
+
+  function showPop(data) {
+    let card = byCall.get(data.linkedid);
+    if (!card) {
+      card = template.content.firstElementChild.cloneNode(true);
+      card.dataset.linkedid = data.linkedid;
+      byCall.set(data.linkedid, card);
+      pops.prepend(card);
+      card.querySelector("form.wrapup").addEventListener("submit", (event) => saveWrapUp(event, card));
+    }
+    card.dataset.state = "ringing";
+    setText(card.querySelector(".pop-state"), texts.ringing);
+    fillPop(card, data);
+  }
+
+  function removePop(linkedid) {
+    const card = byCall.get(linkedid);
+    if (card && card.dataset.state !== "talking" && card.dataset.state !== "wrapup") {
+      card.remove();
+      byCall.delete(linkedid);
+    }
+  }
+
+  function answered(data) {
+    const card = byCall.get(data.linkedid);
+    if (!card) return;
+    if (data.answered_by === me) {
+      card.dataset.state = "talking";
+      setText(card.querySelector(".pop-state"), texts.talking);
+    } else {
+      removePop(data.linkedid);
+    }
+  }
+
+  function ended(data) {
+    const card = byCall.get(data.linkedid);
+    if (!card) return;
+    if (data.answered_by === me) {
+      card.dataset.state = "wrapup";
+      setText(card.querySelector(".pop-state"), texts.ended);
+      card.querySelector("form.wrapup").hidden = false;
+    } else {
+      card.dataset.state = "gone";
+      removePop(data.linkedid);
+    }
+  }
+
+  async function saveWrapUp(event, card) {
+    event.preventDefault();
+    const form = event.target;
+    const status = form.querySelector(".wrapup-status");
+    const when = form.elements.callback_at.value;
+    const body = {
+      disposition: form.elements.disposition.value || null,
+      note: form.elements.note.value,
+      next_step: form.elements.next_step.value,
+      callback_at: when ? new Date(when).toISOString() : null,
+    };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const result = await postJSON("/api/v1/calls/" + encodeURIComponent(card.dataset.linkedid) + "/wrapup", body);
+      if (result.status === 409) { await new Promise((r) => setTimeout(r, 400)); continue; }
+      setText(status, result.ok ? texts.saved : texts.failed + ": " + (result.data.error || result.status));
+      if (result.ok) {
+        card.dataset.state = "done";
+        setTimeout(() => { card.remove(); byCall.delete(card.dataset.linkedid); }, 1500);
+      }
+      return;
+    }
+    setText(status, texts.failed);
+  }
+
+  const handlers = {
+    hello(msg) {
+      // another hub (first visit, server restarted): start counting from its present
+      if (msg.data.hub !== hub) {
+        hub = msg.data.hub;
+        lastSeq = msg.seq;
+        sessionStorage.setItem("cc-hub", hub);
+        sessionStorage.setItem("cc-seq", String(lastSeq));
+      }
+    },
+    resync(msg) { lastSeq = msg.seq; },
+    "call.ringing"(msg) { showPop(msg.data); },
+    "call.updated"(msg) { const card = byCall.get(msg.data.linkedid); if (card) fillPop(card, msg.data); },
+    "call.answered"(msg) { answered(msg.data); },
+    "call.withdrawn"(msg) { removePop(msg.data.linkedid); },
+    "call.ended"(msg) { ended(msg.data); },
+    "agent.state"(msg) { showAgentState(msg.data.state, msg.data.reason); },
+  };
+
+  function showAgentState(state, reason) {
+    const node = document.querySelector("[data-testid=agent-state]");
+    if (!node) return;
+    node.dataset.state = state;
+    setText(node, (texts[state] || state) + (reason ? " (" + reason + ")" : ""));
+  }
+
+  const controls = document.querySelector("[data-testid=agent-controls]");
+  if (controls) {
+    const change = async (state) => {
+      const reason = state === "paused" ? controls.elements.reason.value : "";
+      const result = await postJSON("/api/v1/agent/state", { state, reason });
+      if (result.ok) showAgentState(result.data.state, result.data.reason);
+      else controls.title = result.data.error || String(result.status);
+    };
+    controls.querySelector(".agent-ready").addEventListener("click", () => change("ready"));
+    controls.querySelector(".agent-pause").addEventListener("click", () => change("paused"));
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const query = hub ? "?hub=" + encodeURIComponent(hub) + "&last_seq=" + lastSeq : "";
+    const socket = new WebSocket(scheme + location.host + "/ws" + query);
+    socket.addEventListener("open", () => { retry = 500; setLive("open"); });
+    socket.addEventListener("message", (event) => {
+      const msg = JSON.parse(event.data);
+      const handle = handlers[msg.type];
+      if (handle) handle(msg);
+      if (msg.type !== "hello" && msg.seq > lastSeq) {
+        lastSeq = msg.seq;
+        sessionStorage.setItem("cc-seq", String(lastSeq));
+      }
+    });
+    socket.addEventListener("close", () => {
+      setLive("closed");
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    });
+  }
+
+  document.addEventListener("click", async (event) => {
+    const link = event.target.closest("a.dial[data-dial]");
+    if (!link) return;
+    event.preventDefault();
+    const result = await postJSON("/api/v1/dial", { number: link.dataset.dial });
+    link.title = result.ok ? texts.dialing : (result.data.error || String(result.status));
+    link.dataset.dialState = result.ok ? "dialing" : "failed";
+  });
+
+  connect();
+})();

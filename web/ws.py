@@ -1,0 +1,19 @@
+"""``GET /ws``: the live channel of a signed-in user (session cookie or API token)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web.auth import current_user
+from web.security import same_origin
+from web.state import HUB
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    # browsers send Origin on websocket handshakes; another site's page must not connect
+    if not same_origin(request):
+        raise web.HTTPForbidden(text="cross-origin websocket refused")
+    user = current_user(request)
+    if user is None:
+        raise web.HTTPUnauthorized(text="sign in first")
+    return await request.app[HUB].serve(request, user.id)
