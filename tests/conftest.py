@@ -122,6 +122,8 @@ async def live_server(
     settings = load_settings(
         {
             "CALLCENTER_HTTP_PORT": str(free_tcp_port()),
+            # the sandbox dialplan asks 4573: no personal-manager routing unless a test wants it
+            "CALLCENTER_AGI_PORT": str(free_tcp_port()),
             "CALLCENTER_DATA_DIR": str(tmp_path / "data"),
         }
     )

@@ -407,3 +407,30 @@ class Caller(SippProcess):
             lines += [f"{clean(s.cidnum)};{clean(s.cidname)};{clean(s.did)}" for s in self._specs]
             self.injection_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return super().start()
+
+
+class ImpatientCaller(SippProcess):
+    """A customer who hangs up ``wait_ms`` after it starts ringing, before any answer."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        did: str = "74951112233",
+        cidnum: str = "84957654321",
+        cidname: str = "",
+        wait_ms: int = 3000,
+        name: str | None = None,
+        asterisk: tuple[str, int] = ASTERISK,
+        local_ip: str = LOCAL_IP,
+    ) -> None:
+        port = free_udp_port(local_ip)
+        scenario = render(
+            "caller_gives_up.xml",
+            did=clean(did),
+            cidnum=clean(cidnum),
+            cidname=clean(cidname),
+            wait_ms=wait_ms,
+        )
+        args = [f"{asterisk[0]}:{asterisk[1]}", "-i", local_ip, "-p", str(port), "-m", "1"]
+        super().__init__(name or f"impatient-{port}", workdir, scenario, args)

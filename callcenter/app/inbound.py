@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ami.link import AmiLink
+from ami.link import AmiLink, LiveSnapshot
 from ami.translate import translate
 from callcenter.agent_state import state_payload
 from callcenter.call_log import CallLog
@@ -55,6 +55,11 @@ class InboundPipeline:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
             await self.pops.close()
+
+    async def resync(self, snapshot: LiveSnapshot) -> None:
+        """After every (re)connect: calls Asterisk no longer has ended while we were away."""
+        self.tracker.reconcile(snapshot.linkedids(), snapshot.taken_at)
+        await self.devices.reload()
 
     def _agent_paused(self, event: QueueMemberPaused) -> None:
         # a pause set on the phone or by a supervisor reaches the console too

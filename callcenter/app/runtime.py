@@ -95,6 +95,7 @@ async def serve(
 
         hub = Hub()
         inbound = InboundPipeline(db, hub, region=settings.default_region)
+        link.on_resync = inbound.resync
         app = create_app(WebServices(settings, db, telephony), hub)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ami.link import AmiLink
+from callcenter.app.inbound import InboundPipeline
 from callcenter.models import (
     Company,
     Contact,
@@ -19,6 +23,7 @@ from callcenter.models import (
     Task,
     User,
 )
+from callcenter.settings import Secret
 from callcenter.tracking import LegSnapshot, TrackedCall
 from callcenter.users import add_user
 
@@ -133,3 +138,33 @@ class RecordingNotifier:
 
     def of_type(self, type_: str) -> list[tuple[tuple[int, ...], dict[str, Any]]]:
         return [(users, payload) for users, t, payload in self.messages if t == type_]
+
+
+@asynccontextmanager
+async def running_pipeline(
+    db: async_sessionmaker[AsyncSession], ami_port: int
+) -> AsyncIterator[tuple[InboundPipeline, AmiLink, RecordingNotifier]]:
+    """The inbound pipeline as ``serve`` runs it, on the sandbox's AMI, without the web part."""
+    notifier = RecordingNotifier()
+    inbound = InboundPipeline(db, notifier, region="RU")
+    secret = Secret("callcenter-sandbox")
+    link = AmiLink("127.0.0.1", ami_port, "callcenter", secret, on_resync=inbound.resync)
+    await link.start()
+    listener = asyncio.create_task(inbound.run(link))
+    try:
+        await link.wait_connected(10)
+        yield inbound, link, notifier
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await link.stop()
+
+
+async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition``; ``what`` names it in the failure."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():  # noqa: ASYNC110 - polling plain state, nothing to await
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"no {what} within {timeout} s") from None
