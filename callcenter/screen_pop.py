@@ -26,17 +26,20 @@ log = logging.getLogger(__name__)
 LOOKUP_DEADLINE_SECONDS = 0.25
 # a lookup that misses the deadline may still finish (and update the pop) within this
 LATE_LOOKUP_SECONDS = 10.0
-# what Asterisk shows for a caller without a name
-_NO_NAME = {"", "<unknown>", "unknown", "anonymous"}
+# what Asterisk and carriers show for a caller without a name or a number
+_WITHHELD = {"", "<unknown>", "unknown", "anonymous", "restricted", "unavailable", "private"}
+
+
+def _shown(value: str) -> str:
+    return "" if value.strip().lower() in _WITHHELD else value
 
 
 def call_payload(call: TrackedCall) -> dict[str, Any]:
-    name = call.caller_name if call.caller_name.strip().lower() not in _NO_NAME else ""
     return {
         "linkedid": call.linkedid,
         "direction": call.direction,
-        "caller_number": call.caller_number,
-        "caller_name": name,
+        "caller_number": _shown(call.caller_number),
+        "caller_name": _shown(call.caller_name),
         "did": call.did,
         "queue": call.queue,
         "started_at": call.started_at.isoformat(),

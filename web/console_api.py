@@ -9,6 +9,8 @@ from aiohttp import web
 
 from callcenter.agent_state import AgentStateError, parse_state_change, state_payload
 from callcenter.call_history import recent_calls
+from callcenter.clients import ClientError, parse_quick_client, quick_add_client
+from callcenter.lookup import client_card
 from callcenter.models import User
 from callcenter.phones import to_e164
 from callcenter.telephony import OriginateRequest, TelephonyError
@@ -129,8 +131,27 @@ async def change_agent_state(request: web.Request) -> web.StreamResponse:
     return web.json_response(payload)
 
 
+@requires()
+async def add_client(request: web.Request) -> web.StreamResponse:
+    """The quick "new client" form of an unknown caller's pop."""
+    services = request.app[SERVICES]
+    region = services.settings.default_region
+    try:
+        form = parse_quick_client(await _json_body(request), region)
+        async with services.db() as session:
+            contact = await quick_add_client(session, form, region)
+            await session.commit()
+            card = await client_card(session, to_e164(form.phone, region) or "")
+    except ClientError as exc:
+        return _error(400, "invalid client", **exc.errors)
+    return web.json_response(
+        {"contact_id": contact.id, "client": card.as_json() if card else None}, status=201
+    )
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/calls/{linkedid}/wrapup", wrap_up_call)
     app.router.add_post("/api/v1/dial", dial)
     app.router.add_get("/api/v1/me/calls", my_calls)
     app.router.add_post("/api/v1/agent/state", change_agent_state)
+    app.router.add_post("/api/v1/clients/quick", add_client)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami.sandbox.sipp import Caller, Phone
-from callcenter.models import Call, Disposition, Interaction
+from callcenter.models import Call, Contact, ContactPhone, Disposition, Interaction
 from callcenter.users import add_user
 from tests.browser.test_console import wait_ami_connected
 from tests.conftest import LiveServer
@@ -132,4 +132,43 @@ async def test_hostile_caller_name_is_shown_as_text(
     assert await pop.get_by_test_id("pop-name").inner_text() == hostile
     assert await anna.locator("#pops img").count() == 0
     await asyncio.sleep(0.5)
+    assert anna.js_errors == []
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"), [("89165557788", "Неизвестный номер"), ("anonymous", "Номер скрыт")]
+)
+async def test_unknown_caller_becomes_a_client_from_the_pop(
+    browser: Any,
+    live_server: LiveServer,
+    db: async_sessionmaker[AsyncSession],
+    operator_phone: Callable[..., Phone],
+    sipp_caller: Callable[..., Caller],
+    number: str,
+    shown: str,
+) -> None:
+    await make_world(db)
+    await wait_ami_connected(live_server.address)
+    anna = await signed_in_page(browser, live_server, "op101")
+    operator_phone("101", ring_ms=8000)
+    sipp_caller(did="74951112233", cidnum=number, cidname="", hold_ms=500)
+    pop = anna.locator("[data-testid=pop]")
+    await pop.wait_for(timeout=5000)
+    assert await pop.get_by_test_id("pop-name").inner_text() == shown
+    form = pop.get_by_test_id("new-client")
+    if number == "anonymous":
+        assert not await form.is_visible()  # nothing to save without a number
+        return
+    await form.locator("input[name=name]").fill("Ольга Сидорова")
+    await form.locator("input[name=company]").fill("ИП Сидорова")
+    await form.locator("button[type=submit]").click()
+    await pop.get_by_test_id("pop-name").filter(has_text="Ольга Сидорова").wait_for(timeout=5000)
+    assert "ИП Сидорова" in await pop.inner_text()
+    async with db() as session:
+        phone = (
+            await session.execute(select(ContactPhone).where(ContactPhone.e164 == "+79165557788"))
+        ).scalar_one()
+        contact = await session.get(Contact, phone.contact_id)
+    assert contact is not None and contact.display_name == "Ольга Сидорова"
+    assert contact.status == "lead"
     assert anna.js_errors == []

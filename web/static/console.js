@@ -37,6 +37,7 @@
   }
 
   function fillPop(card, data) {
+    card.popData = data;
     const client = data.client;
     const name = client ? client.name : (data.caller_name || (data.caller_number ? texts.unknown : texts.anonymous));
     setText(card.querySelector(".pop-name"), name);
@@ -45,7 +46,9 @@
     if (data.e164) dial.dataset.dial = data.e164; else dial.removeAttribute("data-dial");
     setText(card.querySelector(".pop-did"), data.did ? "→ " + data.did + (data.queue ? " (" + data.queue + ")" : "") : "");
     card.querySelector(".pop-client").hidden = !client;
+    // no number, nothing to save: an anonymous caller cannot become a client here
     card.querySelector(".pop-unknown").hidden = Boolean(client);
+    card.querySelector("form.new-client").hidden = !data.e164;
     card.dataset.lookup = data.lookup || "";
     if (client) {
       setText(card.querySelector(".pop-company"), client.company || "—");
@@ -74,6 +77,7 @@
       byCall.set(data.linkedid, card);
       pops.prepend(card);
       card.querySelector("form.wrapup").addEventListener("submit", (event) => saveWrapUp(event, card));
+      card.querySelector("form.new-client").addEventListener("submit", (event) => addClient(event, card));
     }
     card.dataset.state = "ringing";
     setText(card.querySelector(".pop-state"), texts.ringing);
@@ -109,6 +113,24 @@
     } else {
       card.dataset.state = "gone";
       removePop(data.linkedid);
+    }
+  }
+
+  async function addClient(event, card) {
+    event.preventDefault();
+    const form = event.target;
+    const data = card.popData;
+    const result = await postJSON("/api/v1/clients/quick", {
+      name: form.elements.name.value,
+      company: form.elements.company.value,
+      phone: data.e164 || data.caller_number,
+    });
+    if (result.ok) {
+      fillPop(card, Object.assign({}, data, { client: result.data.client, lookup: "known" }));
+    } else {
+      const fields = result.data.fields || {};
+      setText(form.querySelector(".new-client-status"),
+        texts.failed + ": " + (Object.values(fields).join("; ") || result.data.error || result.status));
     }
   }
 
