@@ -14,6 +14,7 @@ BENCHMARKS = {
     "ami_throughput": "bench.ami_throughput",
     "ami_stall": "bench.ami_stall",
     "callerid_lookup": "bench.callerid_lookup",
+    "screen_pop": "bench.screen_pop",
 }
 
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.models import Contact
 from callcenter.phones import to_e164
+
+log = logging.getLogger(__name__)
 
 RECENT_INTERACTIONS = 5
 OPEN_ITEMS = 5
@@ -87,7 +91,7 @@ class Lookup:
     e164: str | None
     card: ClientCard | None = None
     timed_out: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
 
     @property
     def known(self) -> bool:
@@ -190,3 +194,7 @@ async def lookup_caller(
             return Lookup(number, e164, await client_card(session, e164))
     except TimeoutError:
         return Lookup(number, e164, timed_out=True)
+    except (SQLAlchemyError, OSError):
+        # the database is away: the operator still gets the pop, with the number only
+        log.warning("caller-ID lookup failed", exc_info=True)
+        return Lookup(number, e164, failed=True)

@@ -118,6 +118,7 @@ class SippProcess:
         self._args = list(args)
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
+        self.message_log: Path | None = None
 
     @property
     def command(self) -> list[str]:
@@ -139,6 +140,12 @@ class SippProcess:
             "-screen_file",
             str(self.screen_path),
         ]
+
+    def log_messages(self) -> Path:
+        """Keep every SIP message sipp sends or receives, with its time (benchmarks)."""
+        self.message_log = self.workdir / f"{self.name}_messages.log"
+        self._args += ["-trace_msg", "-message_file", str(self.message_log)]
+        return self.message_log
 
     @property
     def pid(self) -> int | None:

@@ -67,3 +67,18 @@ async def test_a_slow_database_does_not_hold_the_lookup_past_its_deadline(
         await blocker.rollback()
     assert found.timed_out and not found.known and found.e164 == "+74951234567"
     assert waited < 2  # generous: the point is it did not wait for the lock
+
+
+async def test_a_database_that_is_away_gives_an_unknown_caller_not_an_error(
+    pg_server_url: str,
+) -> None:
+    from callcenter import database
+
+    engine = database.make_engine(database.with_database(pg_server_url, "no_such_database"))
+    try:
+        found = await lookup_caller(
+            database.make_sessionmaker(engine), "84951234567", "RU", deadline=5
+        )
+    finally:
+        await engine.dispose()
+    assert found.failed and not found.known and found.e164 == "+74951234567"
