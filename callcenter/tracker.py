@@ -138,6 +138,8 @@ class _Call:
     outbound_number: tuple[datetime, str] | None = None
     originate_exten: str = ""
     transferred_at: datetime | None = None
+    # uniqueids of the channels an attended transfer connected the customer to
+    transfer_targets: set[str] = field(default_factory=set)
     bridges: dict[str, set[str]] = field(default_factory=dict)
     ended: bool = False
     closed_result: Result | None = None
@@ -289,6 +291,9 @@ class CallTracker:
         elif isinstance(event, BlindTransferred | AttendedTransferred):
             if event.success and (call.transferred_at is None or at < call.transferred_at):
                 call.transferred_at = at
+            target = event.target if isinstance(event, AttendedTransferred) else None
+            if event.success and target is not None:
+                call.transfer_targets.add(target.uniqueid)
         elif isinstance(event, VariableSet):
             self._leg(call, event.channel, at)
             call.variables[event.name] = event.value
@@ -500,7 +505,25 @@ class CallTracker:
                 return _CAUSE_RESULTS[cause]
         return "missed" if direction != "outbound" else "failed"
 
-    def _kind(self, call: _Call, leg: _Leg, first: _Leg | None, customer: _Leg | None) -> LegKind:
+    def _moved_from(self, call: _Call) -> datetime | None:
+        """Operators' legs from this moment on took the call over by a transfer.
+
+        A blind transfer creates them after the transfer; an attended one before
+        it, when the transferring operator starts the consultation: the channel
+        the transfer then connects (``TransferTarget``) dates it.
+        """
+        starts = [call.legs[u].first_at for u in call.transfer_targets if u in call.legs]
+        if call.transferred_at is not None:
+            starts.append(call.transferred_at)
+        return min(starts, default=None)
+
+    def _kind(
+        self,
+        leg: _Leg,
+        first: _Leg | None,
+        customer: _Leg | None,
+        moved_from: datetime | None,
+    ) -> LegKind:
         if leg is customer:
             return "caller" if leg is first else "outbound"
         if leg is first:
@@ -508,7 +531,7 @@ class CallTracker:
         if leg.device is None:
             return "other"
         if leg.operator:
-            moved = call.transferred_at is not None and leg.first_at >= call.transferred_at
+            moved = moved_from is not None and leg.first_at >= moved_from
             return "transfer" if moved else "agent"
         return "other"
 
@@ -542,6 +565,7 @@ class CallTracker:
         elif call.ended:
             ended_at = max((leg.ended_at for leg in legs if leg.ended_at), default=None)
         cause_leg = customer or first
+        moved_from = self._moved_from(call)
         return TrackedCall(
             linkedid=call.linkedid,
             direction=direction,
@@ -562,7 +586,7 @@ class CallTracker:
                     uniqueid=leg.uniqueid,
                     channel=leg.channel,
                     device=leg.device,
-                    kind=self._kind(call, leg, first, customer),
+                    kind=self._kind(leg, first, customer, moved_from),
                     rang_at=leg.rang_at,
                     answered_at=leg.answered_at,
                     ended_at=leg.ended_at,

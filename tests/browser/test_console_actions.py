@@ -91,8 +91,10 @@ async def test_click_to_dial_a_missed_caller_closes_the_callback(
         link = page.locator("[data-testid=callbacks] a.dial")
         assert await link.inner_text() == "Перезвонить: 89160000001"
         await link.click()
-        await page.locator("[data-testid=callbacks] a.dial[data-dial-state=dialing]").wait_for(
-            timeout=5000
+        await page.locator("[data-testid=callbacks] a.dial[data-dial-state]").wait_for(timeout=5000)
+        # on a refusal the link's title carries the server's reason
+        assert await link.get_attribute("data-dial-state") == "dialing", await link.get_attribute(
+            "title"
         )
         # the operator's phone rings first (a pop for her own outgoing call), then the client's
         pop = page.locator("[data-testid=pop]")

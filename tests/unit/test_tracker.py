@@ -179,6 +179,53 @@ def test_blind_transfer_keeps_one_call() -> None:
     assert call.talk_seconds and call.talk_seconds > 7
 
 
+def test_attended_transfer_keeps_one_call() -> None:
+    """op101 consults op102 (AMI Atxfer), then hangs up: the customer talks to op102.
+
+    Asterisk gives the consultation no Linkedid of its own: the Local channel the
+    transfer dials is requested by op101's channel and inherits the customer's
+    Linkedid, and so does op102's phone. The consultation is part of the
+    customer's call, not a separate internal one.
+    """
+    recorder, call = only_call("attended_transfer")
+    linkedids = {
+        value
+        for message in load_messages("attended_transfer")
+        for key, value in message.items()
+        if key.endswith("Linkedid")
+    }
+    assert linkedids == {call.linkedid}
+    assert recorder.calls() == [
+        ("started", ""),
+        ("ringing", OP101),
+        ("answered", OP101),
+        ("ringing", OP102),
+        ("answered", OP102),
+        ("ended", ""),
+    ]
+    assert (call.direction, call.caller_number, call.caller_name, call.did) == (
+        "inbound",
+        "84951112211",
+        "Boris",
+        "101",
+    )
+    assert call.answered_device == OP101 and call.rang_devices == (OP101, OP102)
+    assert call.result == "answered" and call.hangup_cause == 16
+    assert call.talk_seconds and call.talk_seconds > 10
+    phones = [(leg.kind, leg.device) for leg in call.legs if leg.device is not None]
+    assert phones == [("caller", "PJSIP/trunk"), ("agent", OP101), ("transfer", OP102)]
+    consultation = [leg for leg in call.legs if leg.device is None]
+    assert {leg.kind for leg in consultation} == {"other"}
+    assert all(leg.channel.startswith("Local/102@operators-") for leg in consultation)
+    # op101 leaves at the transfer; the customer stays with op102 until hanging up
+    legs = {leg.device: leg for leg in call.legs}
+    op101, op102, customer = legs[OP101], legs[OP102], legs["PJSIP/trunk"]
+    assert op101.ended_at and op102.answered_at and op102.ended_at and customer.ended_at
+    assert op102.answered_at < op101.ended_at
+    assert (customer.ended_at - op101.ended_at).total_seconds() > 10
+    assert abs((op102.ended_at - customer.ended_at).total_seconds()) < 0.1
+
+
 def test_click_to_dial() -> None:
     recorder, call = only_call("click_to_dial")
     assert recorder.calls() == [
