@@ -78,6 +78,8 @@ async def test_ringall_queue_pops_both_operators_and_the_answer_withdraws_one(
         await pop.wait_for(timeout=5000)
         assert await pop.get_by_test_id("pop-name").inner_text() == "Петров Иван"
         assert "ООО «Ромашка»" in await pop.inner_text()
+        assert "клиент" in await pop.locator(".pop-status").inner_text()
+        assert not await pop.locator("form.wrapup").is_visible()  # only after the call
     linkedid = await anna.locator("[data-testid=pop]").get_attribute("data-linkedid")
 
     # op101 answers: her card turns to the conversation, op102's pop is withdrawn

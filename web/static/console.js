@@ -53,7 +53,7 @@
     if (client) {
       setText(card.querySelector(".pop-company"), client.company || "—");
       setText(card.querySelector(".pop-manager"), client.manager_name || "—");
-      setText(card.querySelector(".pop-status"), client.status);
+      setText(card.querySelector(".pop-status"), texts["status" + client.status] || client.status);
       const recent = card.querySelector(".pop-recent");
       recent.replaceChildren(...client.recent.map((e) => {
         const li = document.createElement("li");
