@@ -15,6 +15,8 @@ BENCHMARKS = {
     "ami_stall": "bench.ami_stall",
     "callerid_lookup": "bench.callerid_lookup",
     "screen_pop": "bench.screen_pop",
+    "csv_import": "bench.csv_import",
+    "contact_search": "bench.contact_search",
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web import console_api, pages
+from web import clients_pages, console_api, pages
 from web.auth import auth_middleware
 from web.health import healthz
 from web.hub import Hub
@@ -24,6 +24,7 @@ def create_app(services: WebServices, hub: Hub | None = None) -> web.Application
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws", websocket)
     pages.add_routes(app)
+    clients_pages.add_routes(app)
     console_api.add_routes(app)
     app.router.add_static("/static", Path(__file__).parent / "static")
     return app

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import enum
 from datetime import date
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Text, text
+from sqlalchemy import (
+    DDL,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Text,
+    event,
+    literal_column,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -21,6 +31,26 @@ from callcenter.models.base import (
 
 # E.164 as produced by phonenumbers' format_number(..., E164)
 E164_CHECK = r"^\+[1-9][0-9]{6,14}$"
+
+# What client search matches a name against; callcenter.client_search queries this
+# very expression, so the trigram index serves it. Written as PostgreSQL prints it back
+# (pg_get_indexdef), so that autogenerate sees no drift between models and migrations.
+CONTACT_SEARCH_NAME = (
+    "lower((((((COALESCE(last_name, ''::text) || ' '::text) || COALESCE(first_name, ''::text))"
+    " || ' '::text) || COALESCE(middle_name, ''::text)) || ' '::text)"
+    " || COALESCE(display_name, ''::text))"
+)
+
+
+def _trigram_index(name: str, expression: str) -> Index:
+    """A GIN trigram index (pg_trgm) serving ``ILIKE '%fragment%'`` on ``expression``."""
+    # an expression is labelled so that postgresql_ops can name it
+    if expression.isidentifier():
+        on: Any = expression
+        key = expression
+    else:
+        on, key = literal_column(expression).label(name), name
+    return Index(name, on, postgresql_using="gin", postgresql_ops={key: "gin_trgm_ops"})
 
 
 class ContactStatus(enum.StrEnum):
@@ -39,6 +69,8 @@ class PhoneKind(enum.StrEnum):
 
 class Company(CreatedAtMixin, UpdatedAtMixin, Base):
     __tablename__ = "companies"
+
+    __table_args__ = (_trigram_index("ix_companies_name_trgm", "lower(name)"),)
 
     id: Mapped[IntPK]
     name: Mapped[str] = mapped_column(index=True)
@@ -64,6 +96,7 @@ class Contact(CreatedAtMixin, UpdatedAtMixin, Base):
         ),
         CheckConstraint("merged_into_id <> id", name="not_merged_into_self"),
         Index("ix_contacts_tags", "tags", postgresql_using="gin"),
+        _trigram_index("ix_contacts_search_name_trgm", CONTACT_SEARCH_NAME),
     )
 
     id: Mapped[IntPK]
@@ -113,6 +146,7 @@ class ContactPhone(CreatedAtMixin, Base):
     __table_args__ = (
         CheckConstraint(f"e164 ~ '{E164_CHECK}'", name="e164"),
         one_of("kind", PhoneKind),
+        _trigram_index("ix_contact_phones_e164_trgm", "e164"),
     )
 
     id: Mapped[IntPK]
@@ -128,7 +162,10 @@ class ContactPhone(CreatedAtMixin, Base):
 
 class ContactEmail(CreatedAtMixin, Base):
     __tablename__ = "contact_emails"
-    __table_args__ = (CheckConstraint("email = lower(email) AND email LIKE '%_@_%'", name="email"),)
+    __table_args__ = (
+        CheckConstraint("email = lower(email) AND email LIKE '%_@_%'", name="email"),
+        _trigram_index("ix_contact_emails_email_trgm", "email"),
+    )
 
     id: Mapped[IntPK]
     contact_id: Mapped[int] = mapped_column(
@@ -137,3 +174,8 @@ class ContactEmail(CreatedAtMixin, Base):
     email: Mapped[str] = mapped_column(unique=True, comment="stored lower-cased")
 
     contact: Mapped[Contact] = relationship(back_populates="emails", lazy="raise")
+
+
+# the trigram indexes above need pg_trgm; migration 0002 creates it the same way
+_PG_TRGM = DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # type: ignore[no-untyped-call]
+event.listen(Base.metadata, "before_create", _PG_TRGM)

@@ -1,0 +1,105 @@
+"""CSV contact import: rows/s and peak memory for 100,000 and 300,000 rows (flat in file size).
+
+Generates files of Russian names with phones in mixed formats, about 5% bad rows
+and some duplicates, and imports each into a fresh database on a throw-away
+embedded PostgreSQL (or CALLCENTER_TEST_DATABASE_URL's server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import shutil
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from callcenter import database
+from callcenter.csv_import import import_contacts
+from callcenter.embedded_db import embedded_postgres
+from callcenter.migrate import upgrade
+
+LAST = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Морозов"]
+FIRST = ["Иван", "Пётр", "Сергей", "Андрей", "Дмитрий", "Алексей", "Олег", "Михаил"]
+MIDDLE = ["Иванович", "Петрович", "Сергеевич", "Андреевич", "Олегович"]
+FORMATS = ["8 ({a}) {b}-{c}-{d}", "+7{a}{b}{c}{d}", "7-{a}-{b}-{c}{d}", "8{a}{b}{c}{d}"]
+MAPPING = {"ФИО": "full_name", "Телефон": "phone", "E-mail": "email", "Компания": "company"}
+
+
+def write_file(path: Path, rows: int, seed: int = 1) -> int:
+    rng = random.Random(seed)
+    with path.open("w", encoding="cp1251", newline="") as out:
+        out.write("ФИО;Телефон;E-mail;Компания\n")
+        for i in range(rows):
+            name = f"{rng.choice(LAST)} {rng.choice(FIRST)} {rng.choice(MIDDLE)}"
+            n = rng.randrange(rows) if rng.random() < 0.03 else i  # ~3% duplicates
+            digits = f"{900 + n // 10_000_000 % 100}{n % 10_000_000:07d}"
+            phone = rng.choice(FORMATS).format(
+                a=digits[:3], b=digits[3:6], c=digits[6:8], d=digits[8:]
+            )
+            if rng.random() < 0.05:  # ~5% bad rows
+                phone = "нет телефона"
+            out.write(f"{name};{phone};client{i}@example.ru;ООО «Компания {i % 500}»\n")
+    return path.stat().st_size
+
+
+async def _import(url: str, path: Path) -> dict[str, Any]:
+    engine = database.make_engine(url)
+    db = database.make_sessionmaker(engine)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        report = await import_contacts(db, path, MAPPING, region="RU")
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        await engine.dispose()
+    return {
+        "rows": report.rows_total,
+        "created": report.created,
+        "duplicates": report.duplicates,
+        "rejected": report.rejected,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(report.rows_total / seconds),
+        "peak_tracemalloc_mb": round(peak / 1e6, 1),
+        "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def run(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench csv_import")
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 300_000])
+    args = parser.parse_args(argv)
+    server = os.environ.get("CALLCENTER_TEST_DATABASE_URL")
+    folder = Path(tempfile.mkdtemp(prefix="cc-bench-import-"))
+    try:
+        if server:
+            return _run_on(server, folder, args.rows)
+        with embedded_postgres(folder / "pg") as admin_url:
+            return _run_on(admin_url, folder, args.rows)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_on(server_url: str, folder: Path, sizes: list[int]) -> dict[str, Any]:
+    runs = []
+    for rows in sizes:
+        path = folder / f"contacts-{rows}.csv"
+        write_file(path, rows)
+        name = "cc_bench_import"
+        asyncio.run(database.drop_database(server_url, name))
+        asyncio.run(database.ensure_database(server_url, name))
+        url = database.with_database(server_url, name)
+        try:
+            upgrade(url)
+            runs.append(asyncio.run(_import(url, path)))
+        finally:
+            asyncio.run(database.drop_database(server_url, name))
+            path.unlink()
+    return {"runs": runs, "target": {"rows_per_s": 10_000, "memory": "flat in file size"}}

@@ -1,0 +1,37 @@
+"""Client search: the ``/clients`` page and its JSON twin ``/api/v1/clients``."""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from callcenter.client_search import ClientHit, search_clients
+from web.auth import requires
+from web.pages import _context
+from web.state import SERVICES
+
+
+async def _search(request: web.Request) -> tuple[str, list[ClientHit]]:
+    query = request.query.get("q", "").strip()
+    services = request.app[SERVICES]
+    async with services.db() as session:
+        hits = await search_clients(session, query, region=services.settings.default_region)
+    return query, hits
+
+
+@requires()
+async def clients_page(request: web.Request) -> web.StreamResponse:
+    query, hits = await _search(request)
+    context = _context(request, query=query, hits=hits)
+    return aiohttp_jinja2.render_template("clients.html", request, context)
+
+
+@requires()
+async def clients_api(request: web.Request) -> web.StreamResponse:
+    query, hits = await _search(request)
+    return web.json_response({"query": query, "clients": [hit.as_json() for hit in hits]})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/clients", clients_page)
+    app.router.add_get("/api/v1/clients", clients_api)
