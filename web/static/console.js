@@ -1,4 +1,4 @@
-// Operator console: live screen-pops over /ws, after-call form, click-to-dial.
+// Operator console: live screen-pops over /ws, after-call form, Ready / Pause.
 // Everything from the server is put into the page with textContent, never as HTML.
 "use strict";
 
@@ -216,15 +216,6 @@
       retry = Math.min(retry * 2, 10000);
     });
   }
-
-  document.addEventListener("click", async (event) => {
-    const link = event.target.closest("a.dial[data-dial]");
-    if (!link) return;
-    event.preventDefault();
-    const result = await postJSON("/api/v1/dial", { number: link.dataset.dial });
-    link.title = result.ok ? texts.dialing : (result.data.error || String(result.status));
-    link.dataset.dialState = result.ok ? "dialing" : "failed";
-  });
 
   connect();
 })();
