@@ -103,12 +103,20 @@ _VISIBLE = (
 
 # A broad fragment ("495") matches a good share of the base: each branch stops after
 # CANDIDATES rows, so the work stays bounded and leading matches still come first.
+#
+# A number typed from its start ("+7 916", "8 (916) 12") is a range on the unique
+# btree index of e164: ':' sorts right after '9', so [prefix, prefix + ':') holds
+# exactly the numbers that begin with it. Only a bare fragment ("123-45") needs the
+# trigram index, which is slow when the fragment is common.
 _BY_PHONE = f"""
 WITH found AS (
     (SELECT contact_id, e164 FROM contact_phones
-      WHERE e164 LIKE :start OR e164 LIKE :national LIMIT :candidates)
+      WHERE (e164 >= :start_from AND e164 < :start_to)
+         OR (e164 >= :national_from AND e164 < :national_to)
+      LIMIT :candidates)
     UNION ALL
-    (SELECT contact_id, e164 FROM contact_phones WHERE e164 LIKE :anywhere LIMIT :candidates)
+    (SELECT contact_id, e164 FROM contact_phones
+      WHERE :anywhere <> '' AND e164 LIKE :anywhere LIMIT :candidates)
 ), hits AS (
     SELECT contact_id AS id,
            min(CASE WHEN e164 LIKE :start OR e164 LIKE :national THEN 0 ELSE 1 END) AS rank,
@@ -212,7 +220,17 @@ async def search_clients(
         return []
     phone = phone_patterns(query, region)
     if phone is not None:
-        params["anywhere"], params["national"], params["start"] = phone
+        anywhere, national, start = phone
+        params.update(
+            start=start,
+            national=national or "",
+            start_from=start.rstrip("%"),
+            start_to=start.rstrip("%") + ":",
+            national_from=(national or "").rstrip("%"),
+            national_to=(national or "").rstrip("%") + (":" if national else ""),
+            # typed from the start of the number: its start is all that is meant
+            anywhere="" if national or query.startswith("+") else anywhere,
+        )
         sql = _BY_PHONE
     elif _PHONE_LIKE.fullmatch(query):
         return []  # looks like a number, but too few digits to mean anything
