@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import shutil
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
+from bench.scratch import migrated_database, scratch_server
 from callcenter import database
-from callcenter.embedded_db import embedded_postgres
 from callcenter.lookup import client_card
-from callcenter.migrate import upgrade
 from callcenter.phones import to_e164
 
 FILL = [
@@ -105,28 +100,9 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=5000)
     args = parser.parse_args(argv)
-    server = os.environ.get("CALLCENTER_TEST_DATABASE_URL")
-    folder = Path(tempfile.mkdtemp(prefix="cc-bench-lookup-"))
-    try:
-        if server:
-            return _run_on(server, args)
-        with embedded_postgres(folder / "pg") as admin_url:
-            return _run_on(admin_url, args)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _run_on(server_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    name = "cc_bench_lookup"
-    asyncio.run(database.drop_database(server_url, name))
-    asyncio.run(database.ensure_database(server_url, name))
-    url = database.with_database(server_url, name)
-    try:
-        upgrade(url)
+    with scratch_server() as server, migrated_database(server, "cc_bench_lookup") as url:
         fill_seconds = asyncio.run(_fill(url, args.contacts))
         figures = asyncio.run(_measure(url, args.contacts, args.lookups))
-    finally:
-        asyncio.run(database.drop_database(server_url, name))
     return {
         "parameters": {
             "contacts": args.contacts,

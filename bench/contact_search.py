@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import shutil
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
 from bench.callerid_lookup import _fill, _summary
+from bench.scratch import migrated_database, scratch_server
 from callcenter import database
 from callcenter.client_search import search_clients
-from callcenter.embedded_db import embedded_postgres
-from callcenter.migrate import upgrade
 
 _TRIGRAM_INDEXES = "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%\\_trgm'"
 _EMAILS = """INSERT INTO contact_emails (contact_id, email)
@@ -97,28 +92,9 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=300, help="of each kind")
     args = parser.parse_args(argv)
-    server = os.environ.get("CALLCENTER_TEST_DATABASE_URL")
-    folder = Path(tempfile.mkdtemp(prefix="cc-bench-search-"))
-    try:
-        if server:
-            return _run_on(server, args)
-        with embedded_postgres(folder / "pg") as admin_url:
-            return _run_on(admin_url, args)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _run_on(server_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    name = "cc_bench_search"
-    asyncio.run(database.drop_database(server_url, name))
-    asyncio.run(database.ensure_database(server_url, name))
-    url = database.with_database(server_url, name)
-    try:
-        upgrade(url)
+    with scratch_server() as server, migrated_database(server, "cc_bench_search") as url:
         load = asyncio.run(_load(url, args.contacts))
         figures = asyncio.run(_measure(url, args.contacts, args.queries))
-    finally:
-        asyncio.run(database.drop_database(server_url, name))
     return {
         "parameters": {
             "contacts": args.contacts,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import resource
 import shutil
@@ -19,10 +18,9 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from bench.scratch import migrated_database, scratch_server
 from callcenter import database
 from callcenter.csv_import import import_contacts
-from callcenter.embedded_db import embedded_postgres
-from callcenter.migrate import upgrade
 
 LAST = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Морозов"]
 FIRST = ["Иван", "Пётр", "Сергей", "Андрей", "Дмитрий", "Алексей", "Олег", "Михаил"]
@@ -81,33 +79,19 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench csv_import")
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 300_000])
     args = parser.parse_args(argv)
-    server = os.environ.get("CALLCENTER_TEST_DATABASE_URL")
     folder = Path(tempfile.mkdtemp(prefix="cc-bench-import-"))
+    runs = []
     try:
-        if server:
-            return _run_on(server, folder, args.rows)
-        with embedded_postgres(folder / "pg") as admin_url:
-            return _run_on(admin_url, folder, args.rows)
+        with scratch_server() as server:
+            for rows in args.rows:
+                path = folder / f"contacts-{rows}.csv"
+                write_file(path, rows)
+                figures: dict[str, Any] = {}
+                for trace_memory in (False, True):
+                    with migrated_database(server, "cc_bench_import") as url:
+                        figures |= asyncio.run(_import(url, path, trace_memory=trace_memory))
+                path.unlink()
+                runs.append(figures)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _run_on(server_url: str, folder: Path, sizes: list[int]) -> dict[str, Any]:
-    runs = []
-    for rows in sizes:
-        path = folder / f"contacts-{rows}.csv"
-        write_file(path, rows)
-        name = "cc_bench_import"
-        figures: dict[str, Any] = {}
-        try:
-            for trace_memory in (False, True):
-                asyncio.run(database.drop_database(server_url, name))
-                asyncio.run(database.ensure_database(server_url, name))
-                url = database.with_database(server_url, name)
-                upgrade(url)
-                figures |= asyncio.run(_import(url, path, trace_memory=trace_memory))
-        finally:
-            asyncio.run(database.drop_database(server_url, name))
-            path.unlink()
-        runs.append(figures)
     return {"runs": runs, "target": {"rows_per_s": 10_000, "memory": "flat in file size"}}

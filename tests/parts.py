@@ -20,4 +20,4 @@ def missing(part: str, why: str) -> NoReturn:
     message = f"{part} is not available: {why}"
     if in_ci():
         pytest.fail(message + " (CI=true: a missing part fails, never skips)", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message)  # only off CI: with CI=true the line above already failed
