@@ -25,7 +25,6 @@ class DeviceDirectory:
     def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
         self._db = db
         self._by_device: dict[str, Operator] = {}
-        self._by_user: dict[int, Operator] = {}
         self._loaded_at = float("-inf")
 
     async def reload(self) -> None:
@@ -38,7 +37,6 @@ class DeviceDirectory:
             operators = [Operator(uid, name, device) for uid, name, device in rows if device]
         # devices are compared case-insensitively: Asterisk keeps the dialplan's spelling
         self._by_device = {op.device.lower(): op for op in operators}
-        self._by_user = {op.user_id: op for op in operators}
         self._loaded_at = time.monotonic()
 
     def cached(self, device: str) -> Operator | None:
@@ -50,7 +48,3 @@ class DeviceDirectory:
             await self.reload()
             found = self.cached(device)
         return found
-
-    def device_of(self, user_id: int) -> str | None:
-        op = self._by_user.get(user_id)
-        return op.device if op else None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +19,8 @@ from callcenter.telephony import OriginateRequest, TelephonyError
 from callcenter.wrapup import CallNotLogged, WrapUpError, parse_wrapup, save_wrapup
 from web.auth import current_user, requires
 from web.state import HUB, SERVICES
+
+_TELEPHONY_DOWN = "telephony unavailable: the AMI link is down"
 
 
 def _error(status: int, message: str, **fields: str) -> web.Response:
@@ -33,6 +37,31 @@ async def _json_body(request: web.Request) -> Any:
         return await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise web.HTTPBadRequest(text="the body is not valid JSON") from None
+
+
+def _refusal(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def _own_phone(request: web.Request) -> str:
+    """The endpoint of the operator's own phone (PJSIP/op101 -> op101), if telephony is up."""
+    user = _me(request)
+    if not user.interface:
+        raise _refusal(web.HTTPConflict, "you have no phone: ask an admin to set your device")
+    if request.app[SERVICES].telephony.state != "connected":
+        raise _refusal(web.HTTPServiceUnavailable, _TELEPHONY_DOWN)
+    return user.interface.split("/", 1)[1]
+
+
+@contextmanager
+def _telephony_errors() -> Iterator[None]:
+    """The PBX's refusals and a lost link, as clear HTTP answers."""
+    try:
+        yield
+    except ConnectionError:
+        raise _refusal(web.HTTPServiceUnavailable, _TELEPHONY_DOWN) from None
+    except TelephonyError as exc:  # the PBX said no (e.g. the phone is in no queue)
+        raise _refusal(web.HTTPConflict, str(exc)) from None
 
 
 def _me(request: web.Request) -> User:
@@ -73,23 +102,14 @@ async def dial(request: web.Request) -> web.StreamResponse:
     e164 = to_e164(raw, services.settings.default_region)
     if e164 is None:
         return _error(400, "invalid request", number="not a phone number")
-    if not user.interface:
-        return _error(409, "you have no phone: ask an admin to set your device")
-    if services.telephony.state != "connected":
-        return _error(503, "telephony unavailable: the AMI link is down")
-    endpoint = user.interface.split("/", 1)[1]
-    try:
+    with _telephony_errors():
         accepted = await services.telephony.originate(
             OriginateRequest(
-                endpoint=endpoint,
+                endpoint=_own_phone(request),
                 number=_dialable(e164, services.settings.default_region),
                 variables={"CALLCENTER_USER": str(user.id)},
             )
         )
-    except ConnectionError:
-        return _error(503, "telephony unavailable: the AMI link is down")
-    except TelephonyError as exc:
-        return _error(409, str(exc))
     return web.json_response({"request_id": accepted.request_id, "number": e164}, status=202)
 
 
@@ -116,16 +136,9 @@ async def change_agent_state(request: web.Request) -> web.StreamResponse:
         paused, reason = parse_state_change(await _json_body(request))
     except AgentStateError as exc:
         return _error(400, str(exc))
-    if not user.interface:
-        return _error(409, "you have no phone: ask an admin to set your device")
-    if services.telephony.state != "connected":
-        return _error(503, "telephony unavailable: the AMI link is down")
-    try:
-        await services.telephony.queue_pause(user.interface.split("/", 1)[1], paused, reason)
-    except ConnectionError:
-        return _error(503, "telephony unavailable: the AMI link is down")
-    except TelephonyError as exc:  # the PBX said no (e.g. the phone is in no queue)
-        return _error(409, str(exc))
+    with _telephony_errors():
+        await services.telephony.queue_pause(_own_phone(request), paused, reason)
+    assert user.interface is not None  # _own_phone checked it
     payload = state_payload(user.interface, paused, reason, None)
     request.app[HUB].publish([user.id], "agent.state", payload)
     return web.json_response(payload)

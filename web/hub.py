@@ -68,13 +68,6 @@ class Hub:
             for connection in self._connections.get(user_id, ()):
                 self._offer(connection, text)
 
-    @property
-    def last_seq(self) -> int:
-        return self._seq
-
-    def connected_users(self) -> set[int]:
-        return {uid for uid, conns in self._connections.items() if conns}
-
     # -- connections -------------------------------------------------------------
     def _offer(self, connection: _Connection, text: str) -> None:
         try:

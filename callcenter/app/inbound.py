@@ -32,7 +32,6 @@ class InboundPipeline:
         self._notifier = notifier
         # the call log first: its row exists by the time anyone wraps the call up
         self.tracker = CallTracker(CallObservers([self.call_log, self.pops]))
-        self.events_handled = 0
 
     async def run(self, link: AmiLink) -> None:
         """Consume the link's events until cancelled; owns the call log writer."""
@@ -50,7 +49,6 @@ class InboundPipeline:
                     self.tracker.handle(event)
                 except Exception:
                     log.exception("call tracker failed on %r", event)
-                self.events_handled += 1
         finally:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)

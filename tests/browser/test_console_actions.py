@@ -21,9 +21,7 @@ from tests.conftest import LiveServer
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.asterisk]
 
 
-async def test_pause_with_a_reason_and_back_to_ready(
-    browser: Any, live_server: LiveServer, db: async_sessionmaker[AsyncSession]
-) -> None:
+async def add_op104(db: async_sessionmaker[AsyncSession]) -> None:
     async with db() as session:
         await add_user(
             session,
@@ -35,6 +33,12 @@ async def test_pause_with_a_reason_and_back_to_ready(
             device="PJSIP/op104",
         )
         await session.commit()
+
+
+async def test_pause_with_a_reason_and_back_to_ready(
+    browser: Any, live_server: LiveServer, db: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_op104(db)
     await wait_ami_connected(live_server.address)
     page = await signed_in_page(browser, live_server, "op104")
     state = page.get_by_test_id("agent-state")
@@ -59,16 +63,8 @@ async def test_click_to_dial_a_missed_caller_closes_the_callback(
     sipp_dir: Path,
 ) -> None:
     now = datetime.now(UTC)
+    await add_op104(db)
     async with db() as session:
-        await add_user(
-            session,
-            login="op104",
-            full_name="Сергей Васильев",
-            role="operator",
-            password="correct-horse",
-            extension="104",
-            device="PJSIP/op104",
-        )
         missed = Call(
             linkedid="missed.1",
             direction="inbound",

@@ -184,3 +184,29 @@ async def test_pages_carry_a_strict_content_security_policy(
     assert response.headers["Content-Security-Policy"] == CSP
     assert "unsafe-inline" not in CSP
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/v1/dial", {"number": "8 916 000-00-01"}), ("/api/v1/agent/state", {"state": "ready"})],
+)
+async def test_telephony_actions_refuse_clearly(
+    client: TestClient[Any, Any], path: str, body: dict[str, str]
+) -> None:
+    assert (await client.post(path, json=body)).status == 401  # not signed in
+    await sign_in(client, "smith", "correct-horse")  # a manager without a phone
+    no_phone = await client.post(path, json=body)
+    assert no_phone.status == 409
+    assert "no phone" in (await no_phone.json())["error"]
+    await client.post("/logout")
+    await sign_in(client, "ivanova", "correct-horse")  # the AMI link is not up here
+    down = await client.post(path, json=body)
+    assert down.status == 503
+    assert (await down.json())["error"] == "telephony unavailable: the AMI link is down"
+
+
+async def test_dial_checks_the_number_first(client: TestClient[Any, Any]) -> None:
+    await sign_in(client, "ivanova", "correct-horse")
+    response = await client.post("/api/v1/dial", json={"number": "call me"})
+    assert response.status == 400
+    assert (await response.json())["fields"] == {"number": "not a phone number"}
