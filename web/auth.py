@@ -12,11 +12,18 @@ from callcenter.models import User
 from callcenter.settings import LANGUAGES
 from web.security import Handler
 from web.state import SERVICES
-from web.templating import current_language
+from web.templating import current_language, current_time_zone
 
 SESSION_COOKIE = "cc_session"
 LANGUAGE_COOKIE = "cc_lang"
 USER = web.RequestKey("user", User)
+
+# who may use what; a handler names one of these in @requires(...), and the role
+# matrix test reads them back from the route table
+ANYONE_SIGNED_IN: tuple[str, ...] = ()
+LEADERS = ("supervisor", "manager", "admin")  # everything about the team's work
+MANAGERS = ("manager", "admin")  # lists, imports, campaigns, the client base as a whole
+ADMINS = ("admin",)
 # answered without looking anyone up: a health check must not depend on sessions
 _ANONYMOUS_PATHS = ("/healthz", "/static/")
 
@@ -43,9 +50,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         user.language if user else request.query.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
     )
     reset = current_language.set(language if language in LANGUAGES else services.settings.language)
+    reset_zone = current_time_zone.set(user.time_zone if user else "Europe/Moscow")
     try:
         response = await handler(request)
     finally:
+        current_time_zone.reset(reset_zone)
         current_language.reset(reset)
     if not user and request.query.get("lang") in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, request.query["lang"], httponly=True, samesite="Lax")

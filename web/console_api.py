@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from aiohttp import web
 
@@ -13,43 +11,23 @@ from callcenter.agent_state import AgentStateError, parse_state_change, state_pa
 from callcenter.call_history import recent_calls
 from callcenter.clients import ClientError, parse_quick_client, quick_add_client
 from callcenter.lookup import client_card
-from callcenter.models import User
 from callcenter.phones import to_e164
 from callcenter.telephony import OriginateRequest, TelephonyError
 from callcenter.wrapup import CallNotLogged, WrapUpError, parse_wrapup, save_wrapup
-from web.auth import current_user, requires
+from web.auth import requires
+from web.json_api import error_response, json_body, me, refusal
 from web.state import HUB, SERVICES
 
 _TELEPHONY_DOWN = "telephony unavailable: the AMI link is down"
 
 
-def _error(status: int, message: str, **fields: str) -> web.Response:
-    body: dict[str, Any] = {"error": message}
-    if fields:
-        body["fields"] = fields
-    return web.json_response(body, status=status)
-
-
-async def _json_body(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(text="send application/json")
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="the body is not valid JSON") from None
-
-
-def _refusal(status: type[web.HTTPException], message: str) -> web.HTTPException:
-    return status(text=json.dumps({"error": message}), content_type="application/json")
-
-
 def _own_phone(request: web.Request) -> str:
     """The endpoint of the operator's own phone (PJSIP/op101 -> op101), if telephony is up."""
-    user = _me(request)
+    user = me(request)
     if not user.interface:
-        raise _refusal(web.HTTPConflict, "you have no phone: ask an admin to set your device")
+        raise refusal(web.HTTPConflict, "you have no phone: ask an admin to set your device")
     if request.app[SERVICES].telephony.state != "connected":
-        raise _refusal(web.HTTPServiceUnavailable, _TELEPHONY_DOWN)
+        raise refusal(web.HTTPServiceUnavailable, _TELEPHONY_DOWN)
     return user.interface.split("/", 1)[1]
 
 
@@ -59,33 +37,27 @@ def _telephony_errors() -> Iterator[None]:
     try:
         yield
     except ConnectionError:
-        raise _refusal(web.HTTPServiceUnavailable, _TELEPHONY_DOWN) from None
+        raise refusal(web.HTTPServiceUnavailable, _TELEPHONY_DOWN) from None
     except TelephonyError as exc:  # the PBX said no (e.g. the phone is in no queue)
-        raise _refusal(web.HTTPConflict, str(exc)) from None
-
-
-def _me(request: web.Request) -> User:
-    user = current_user(request)
-    assert user is not None  # guarded by @requires
-    return user
+        raise refusal(web.HTTPConflict, str(exc)) from None
 
 
 @requires()
 async def wrap_up_call(request: web.Request) -> web.StreamResponse:
-    body = await _json_body(request)
+    body = await json_body(request)
     try:
         wrapup = parse_wrapup(body)
     except WrapUpError as exc:
-        return _error(400, "invalid wrap-up", **exc.errors)
+        return error_response(400, "invalid wrap-up", **exc.errors)
     async with request.app[SERVICES].db() as session:
         try:
-            call = await save_wrapup(session, _me(request), request.match_info["linkedid"], wrapup)
+            call = await save_wrapup(session, me(request), request.match_info["linkedid"], wrapup)
         except CallNotLogged:
-            return _error(409, "the call is not in the log yet; try again in a moment")
+            return error_response(409, "the call is not in the log yet; try again in a moment")
         except PermissionError as exc:
-            return _error(403, str(exc))
+            return error_response(403, str(exc))
         except WrapUpError as exc:
-            return _error(400, "invalid wrap-up", **exc.errors)
+            return error_response(400, "invalid wrap-up", **exc.errors)
         await session.commit()
     return web.json_response({"call_id": call.id, "saved": True})
 
@@ -94,14 +66,14 @@ async def wrap_up_call(request: web.Request) -> web.StreamResponse:
 async def dial(request: web.Request) -> web.StreamResponse:
     """Click-to-dial: ring the operator's own phone, then call the number."""
     services = request.app[SERVICES]
-    user = _me(request)
-    body = await _json_body(request)
+    user = me(request)
+    body = await json_body(request)
     raw = body.get("number") if isinstance(body, dict) else None
     if not isinstance(raw, str):
-        return _error(400, "invalid request", number="required")
+        return error_response(400, "invalid request", number="required")
     e164 = to_e164(raw, services.settings.default_region)
     if e164 is None:
-        return _error(400, "invalid request", number="not a phone number")
+        return error_response(400, "invalid request", number="not a phone number")
     with _telephony_errors():
         accepted = await services.telephony.originate(
             OriginateRequest(
@@ -123,7 +95,7 @@ def _dialable(e164: str, region: str) -> str:
 @requires()
 async def my_calls(request: web.Request) -> web.StreamResponse:
     async with request.app[SERVICES].db() as session:
-        calls = await recent_calls(session, _me(request).id)
+        calls = await recent_calls(session, me(request).id)
     return web.json_response({"calls": calls})
 
 
@@ -131,11 +103,11 @@ async def my_calls(request: web.Request) -> web.StreamResponse:
 async def change_agent_state(request: web.Request) -> web.StreamResponse:
     """Ready / Pause with a reason: QueuePause on the operator's own phone, every queue."""
     services = request.app[SERVICES]
-    user = _me(request)
+    user = me(request)
     try:
-        paused, reason = parse_state_change(await _json_body(request))
+        paused, reason = parse_state_change(await json_body(request))
     except AgentStateError as exc:
-        return _error(400, str(exc))
+        return error_response(400, str(exc))
     with _telephony_errors():
         await services.telephony.queue_pause(_own_phone(request), paused, reason)
     assert user.interface is not None  # _own_phone checked it
@@ -150,13 +122,13 @@ async def add_client(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     region = services.settings.default_region
     try:
-        form = parse_quick_client(await _json_body(request), region)
+        form = parse_quick_client(await json_body(request), region)
         async with services.db() as session:
             contact = await quick_add_client(session, form, region)
             await session.commit()
             card = await client_card(session, to_e164(form.phone, region) or "")
     except ClientError as exc:
-        return _error(400, "invalid client", **exc.errors)
+        return error_response(400, "invalid client", **exc.errors)
     return web.json_response(
         {"contact_id": contact.id, "client": card.as_json() if card else None}, status=201
     )

@@ -1,7 +1,8 @@
 """Interface languages: Russian by default, English available.
 
-Message ids are English; each language's catalogue is a ``.po`` file compiled in
-memory at start-up, so the repository holds no binary ``.mo`` files.
+Message ids are English; each language's catalogue is the ``.po`` files of its
+folder (one per part of the product, so parts grow without editing one shared file),
+merged and compiled in memory at start-up: the repository holds no binary ``.mo`` files.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import io
 from functools import cache
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -23,12 +25,26 @@ _CATALOGUES = Path(__file__).parent / "translations"
 def translations(language: str) -> Translations:
     if language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r}")
-    with open(_CATALOGUES / language / "LC_MESSAGES" / "messages.po", "rb") as po:
-        catalog = read_po(po, locale=language)
+    catalog = merged_catalogue(language)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
     return Translations(compiled)
+
+
+def merged_catalogue(language: str) -> Catalog:
+    """Every ``*.po`` of the language; a message id defined twice is a mistake."""
+    merged = Catalog(locale=language)
+    for path in sorted((_CATALOGUES / language / "LC_MESSAGES").glob("*.po")):
+        with open(path, "rb") as po:
+            part = read_po(po, locale=language)
+        for message in part:
+            if not message.id:
+                continue
+            if message.id in merged:
+                raise ValueError(f"{path.name}: {message.id!r} is already translated elsewhere")
+            merged[message.id] = message
+    return merged
 
 
 def pick_language(requested: str | None, default: str) -> str:

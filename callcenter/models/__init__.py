@@ -36,10 +36,13 @@ from callcenter.models.custom_fields import (
     CustomFieldType,
 )
 from callcenter.models.deals import Deal, DealStageChange, PipelineStage, RefusalReason
+from callcenter.models.imports import ContactImport, ImportStatus
 from callcenter.models.interactions import Interaction, InteractionKind
 from callcenter.models.marketing import AdChannel, TrackingNumber
+from callcenter.models.segments import Segment
 from callcenter.models.tasks import Task, TaskKind, TaskStatus
 from callcenter.models.users import ApiToken, Language, Role, Team, User, WebSession
+from callcenter.models.web_forms import WebFormSite
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -63,6 +66,7 @@ __all__ = [
     "ConsentKind",
     "Contact",
     "ContactEmail",
+    "ContactImport",
     "ContactPhone",
     "ContactStatus",
     "CustomFieldDefinition",
@@ -73,6 +77,7 @@ __all__ = [
     "DialMode",
     "Disposition",
     "DoNotCall",
+    "ImportStatus",
     "Interaction",
     "InteractionKind",
     "Language",
@@ -83,11 +88,13 @@ __all__ = [
     "PipelineStage",
     "RefusalReason",
     "Role",
+    "Segment",
     "Task",
     "TaskKind",
     "TaskStatus",
     "Team",
     "TrackingNumber",
     "User",
+    "WebFormSite",
     "WebSession",
 ]

@@ -54,4 +54,6 @@ class Task(CreatedAtMixin, UpdatedAtMixin, Base):
     due_at: Mapped[datetime | None]
     remind_at: Mapped[datetime | None] = mapped_column(index=True)
     done_at: Mapped[datetime | None]
+    # set when the reminder went out, so a restart does not remind twice
+    reminded_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(server_default=TaskStatus.OPEN.value)

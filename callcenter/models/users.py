@@ -55,6 +55,8 @@ class User(CreatedAtMixin, Base):
     time_zone: Mapped[str] = mapped_column(server_default="Europe/Moscow")
     # users are deactivated, not deleted: calls, audit and history keep pointing at them
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+    # managers on duty share the web-form leads between them
+    is_on_duty: Mapped[bool] = mapped_column(server_default=text("true"))
     extension: Mapped[str | None] = mapped_column(unique=True, comment="SIP extension, e.g. 101")
     interface: Mapped[str | None] = mapped_column(unique=True, comment="device, e.g. PJSIP/op101")
     team_id: Mapped[int | None] = mapped_column(

@@ -1,0 +1,53 @@
+"""What every JSON route shares: reading the body, clear errors, the signed-in user.
+
+Errors have one shape everywhere: ``{"error": "...", "fields": {"name": "why"}}``,
+so a form can put each message beside its field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.models import User
+from web.auth import current_user
+
+
+def error_response(status: int, message: str, **fields: str) -> web.Response:
+    body: dict[str, Any] = {"error": message}
+    if fields:
+        body["fields"] = fields
+    return web.json_response(body, status=status)
+
+
+def refusal(status: type[web.HTTPException], message: str, **fields: str) -> web.HTTPException:
+    """The same shape as ``error_response``, to raise from deep inside a handler."""
+    body: dict[str, Any] = {"error": message}
+    if fields:
+        body["fields"] = fields
+    return status(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
+
+
+async def json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise refusal(web.HTTPUnsupportedMediaType, "send application/json")
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise refusal(web.HTTPBadRequest, "the body is not valid JSON") from None
+
+
+def me(request: web.Request) -> User:
+    user = current_user(request)
+    assert user is not None  # guarded by @requires
+    return user
+
+
+def int_param(request: web.Request, name: str) -> int:
+    """A numeric path or query parameter; anything else is a 404, not a crash."""
+    raw = request.match_info.get(name) or request.query.get(name, "")
+    if not raw.isdigit() or len(raw) > 18:
+        raise refusal(web.HTTPNotFound, f"no such {name}")
+    return int(raw)
