@@ -1,8 +1,8 @@
 """CSV contact import: rows/s and peak memory for 100,000 and 300,000 rows (flat in file size).
 
-Generates files of Russian names with phones in mixed formats, about 5% bad rows
-and some duplicates, and imports each into a fresh database on a throw-away
-embedded PostgreSQL (or CALLCENTER_TEST_DATABASE_URL's server).
+Generates files of Russian names (``russian_names``: real frequencies) with phones in
+mixed formats, about 5% bad rows and some duplicates, and imports each into a fresh
+database on a throw-away embedded PostgreSQL (or CALLCENTER_TEST_DATABASE_URL's server).
 """
 
 from __future__ import annotations
@@ -18,23 +18,26 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from bench.russian_names import People
 from bench.scratch import migrated_database, scratch_server
 from callcenter import database
 from callcenter.csv_import import import_contacts
 
-LAST = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Морозов"]
-FIRST = ["Иван", "Пётр", "Сергей", "Андрей", "Дмитрий", "Алексей", "Олег", "Михаил"]
-MIDDLE = ["Иванович", "Петрович", "Сергеевич", "Андреевич", "Олегович"]
 FORMATS = ["8 ({a}) {b}-{c}-{d}", "+7{a}{b}{c}{d}", "7-{a}-{b}-{c}{d}", "8{a}{b}{c}{d}"]
 MAPPING = {"ФИО": "full_name", "Телефон": "phone", "E-mail": "email", "Компания": "company"}
 
 
 def write_file(path: Path, rows: int, seed: int = 1) -> int:
     rng = random.Random(seed)
+    people = People(seed)
+    companies = [people.company() for _ in range(500)]
     with path.open("w", encoding="cp1251", newline="") as out:
         out.write("ФИО;Телефон;E-mail;Компания\n")
         for i in range(rows):
-            name = f"{rng.choice(LAST)} {rng.choice(FIRST)} {rng.choice(MIDDLE)}"
+            person = people.person()
+            name = " ".join(
+                p for p in (person.last_name, person.first_name, person.middle_name) if p
+            )
             n = rng.randrange(rows) if rng.random() < 0.03 else i  # ~3% duplicates
             digits = f"{900 + n // 10_000_000 % 100}{n % 10_000_000:07d}"
             phone = rng.choice(FORMATS).format(
@@ -42,7 +45,7 @@ def write_file(path: Path, rows: int, seed: int = 1) -> int:
             )
             if rng.random() < 0.05:  # ~5% bad rows
                 phone = "нет телефона"
-            out.write(f"{name};{phone};client{i}@example.ru;ООО «Компания {i % 500}»\n")
+            out.write(f"{name};{phone};client{i}@example.ru;{companies[i % 500]}\n")
     return path.stat().st_size
 
 

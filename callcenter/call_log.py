@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter import missed_calls
+from callcenter import ad_channels, missed_calls
 from callcenter.devices import DeviceDirectory
 from callcenter.models import Call, CallLeg, ContactPhone, Interaction, TrackingNumber
 from callcenter.phones import to_e164
@@ -127,6 +127,7 @@ class CallLog:
             if call.ended_at is not None:
                 await self._add_to_timeline(session, call_id)
                 await missed_calls.after_call(session, call_id)
+                await ad_channels.after_call(session, call_id)
         return call_id
 
     async def _upsert_call(self, session: AsyncSession, call: TrackedCall) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter import ad_channels
 from callcenter.models import Company, Contact, ContactPhone
 from callcenter.phones import to_e164
 
@@ -64,4 +66,7 @@ async def quick_add_client(session: AsyncSession, form: QuickClient, region: str
     await session.flush()
     session.add(ContactPhone(contact_id=contact.id, raw=form.phone, e164=e164))
     await session.flush()
+    # the caller may have dialled a tracking number: the client's first channel
+    channel_id = await ad_channels.channel_of_recent_call(session, e164, datetime.now(UTC))
+    await ad_channels.set_first_channel(session, contact.id, channel_id)
     return contact

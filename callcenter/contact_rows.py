@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from callcenter.models import ContactStatus
 from callcenter.phones import to_e164
+from callcenter.russian_phones import quick_e164
 
 NAME_FIELDS = ("last_name", "first_name", "middle_name", "full_name")
 FIELDS = (
@@ -120,6 +121,7 @@ class RowParser:
         if not set(kinds.values()) & {*NAME_FIELDS, "company"}:
             raise ValueError("map a name (or a company) column")
         self.region = region
+        self._russian = region.upper() == "RU"
         # by position: a header may repeat ("Телефон", "Телефон")
         self._columns = [
             (i, column, mapping[column], kinds[column])
@@ -151,7 +153,7 @@ class RowParser:
 
     def _apply(self, row: ContactRow, name: str, kind: str, value: str) -> str | None:
         if kind == "phone":
-            e164 = to_e164(value, self.region)
+            e164 = (quick_e164(value) if self._russian else None) or to_e164(value, self.region)
             if e164 is None:
                 return "not a phone number"
             if e164 not in (known for _, known in row.phones):

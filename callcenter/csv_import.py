@@ -98,7 +98,8 @@ FINISH = [
     """CREATE TEMP TABLE import_keys ON COMMIT DROP AS
        SELECT row_number, unnest(phones) AS key FROM import_rows
        UNION ALL SELECT row_number, unnest(emails) FROM import_rows""",
-    "ANALYZE import_rows",
+    # the planner needs the sizes for the joins below, not the (costly) text statistics
+    "ANALYZE import_rows (row_number)",
     "ANALYZE import_keys",
     # against the base first: it names the contact a user can open
     """UPDATE import_rows r SET dup_key = d.key, dup_contact = d.contact_id
@@ -193,7 +194,7 @@ def _stage(number: int, excerpt: str, row: ContactRow) -> tuple[Any, ...]:
         row.status,
         row.tags,
         row.birthday,
-        json.dumps(row.custom_fields, ensure_ascii=False),
+        json.dumps(row.custom_fields, ensure_ascii=False) if row.custom_fields else "{}",
         [raw for raw, _ in row.phones],
         [e164 for _, e164 in row.phones],
         row.emails,
@@ -207,6 +208,34 @@ async def _in_thread(fn: Callable[[], T]) -> T:
     except asyncio.CancelledError:
         await asyncio.wait([future])  # let the batch finish before the file is closed
         raise
+
+
+async def _stage_all(pg: Any, batches: _Batches, size: int, on_progress: Progress | None) -> None:
+    """Parses the file batch by batch into the staging table. The worker thread parses
+    the next batch while this one is copied: the two take about as long."""
+
+    def parse() -> tuple[list[tuple[Any, ...]], bool]:
+        return batches.next_batch(size)
+
+    parsing = asyncio.ensure_future(_in_thread(parse))
+    try:
+        while True:
+            staged, ended = await parsing
+            done = (batches.rows, batches.source.bytes_done, batches.source.bytes_total)
+            if not ended:
+                parsing = asyncio.ensure_future(_in_thread(parse))
+            if staged:
+                await pg.copy_records_to_table("import_rows", records=staged, columns=STAGE_COLUMNS)
+            if on_progress is not None:
+                on_progress(*done)
+            if ended:
+                return
+    finally:
+        if not parsing.done():
+            parsing.cancel()  # _in_thread lets the batch finish before the file is closed
+            await asyncio.wait([parsing])
+        if not parsing.cancelled():
+            parsing.exception()  # a failure of its own was raised, or lost to an earlier one
 
 
 def _open(source: IO[bytes] | Path | str, limits: Limits) -> tuple[CsvSource, IO[bytes] | None]:
@@ -241,16 +270,7 @@ async def import_contacts(
             await session.execute(text(CREATE_STAGE))
             raw = await (await session.connection()).get_raw_connection()
             pg: Any = raw.driver_connection  # asyncpg: COPY is the fast way in
-            while True:
-                staged, ended = await _in_thread(lambda: batches.next_batch(progress_every))
-                if staged:
-                    await pg.copy_records_to_table(
-                        "import_rows", records=staged, columns=STAGE_COLUMNS
-                    )
-                if on_progress is not None:
-                    on_progress(batches.rows, csv_source.bytes_done, csv_source.bytes_total)
-                if ended:
-                    break
+            await _stage_all(pg, batches, progress_every, on_progress)
             for statement in FINISH:
                 await session.execute(text(statement))
             created = await session.scalar(text("SELECT count(*) FROM import_new")) or 0

@@ -53,12 +53,14 @@ DEMO_USERS = (
 AD_CHANNELS = ("Яндекс.Директ", "Сайт", "Рекомендация", "Авито", "Выставка")
 # DID -> ad channel; the sandbox's simulated callers dial these numbers
 TRACKING_NUMBERS = {"+74951112233": "Яндекс.Директ", "+74951112244": "Сайт"}
-REFUSAL_REASONS = ("Дорого", "Нет потребности", "Выбрали конкурента", "Не дозвонились")
+# the defaults migration 0004 installs; the demo adds whichever an admin removed
+REFUSAL_REASONS = ("Дорого", "Не актуально", "Выбрали конкурента", "Нет бюджета", "Не дозвонились")
 STAGES = (
     ("Новая заявка", False, False),
+    ("Квалификация", False, False),
     ("Переговоры", False, False),
     ("Счёт выставлен", False, False),
-    ("Сделка выиграна", True, False),
+    ("Успешно", True, False),
     ("Отказ", False, True),
 )
 DISPOSITIONS = (
@@ -146,11 +148,15 @@ async def seed(
         TrackingNumber(did_e164=did, ad_channel_id=channels[name].id, label=name)
         for did, name in TRACKING_NUMBERS.items()
     )
-    session.add_all(RefusalReason(name=name) for name in REFUSAL_REASONS)
+    reasons = set((await session.execute(select(RefusalReason.name))).scalars())
+    session.add_all(RefusalReason(name=name) for name in REFUSAL_REASONS if name not in reasons)
+    stages = set((await session.execute(select(PipelineStage.name))).scalars())
     session.add_all(
         PipelineStage(name=name, position=i, is_won=won, is_lost=lost)
         for i, (name, won, lost) in enumerate(STAGES)
+        if name not in stages
     )
+    codes = set((await session.execute(select(Disposition.code))).scalars())
     session.add_all(
         Disposition(
             code=code,
@@ -162,6 +168,7 @@ async def seed(
             position=i,
         )
         for i, (code, ru, en, success, dnc, callback) in enumerate(DISPOSITIONS)
+        if code not in codes
     )
     companies = [Company(name=name) for name in COMPANIES]
     session.add_all(companies)

@@ -6,7 +6,22 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web import clients_pages, console_api, pages
+from web import (
+    admin_pages,
+    calls_api,
+    channels_admin,
+    client_pages,
+    clients_pages,
+    console_api,
+    deal_pages,
+    import_pages,
+    leads_api,
+    openapi,
+    pages,
+    profile_pages,
+    segment_pages,
+    task_pages,
+)
 from web.auth import auth_middleware
 from web.health import healthz
 from web.hub import Hub
@@ -25,6 +40,17 @@ def create_app(services: WebServices, hub: Hub | None = None) -> web.Application
     app.router.add_get("/ws", websocket)
     pages.add_routes(app)
     clients_pages.add_routes(app)
+    segment_pages.add_routes(app)  # before any /clients/{id}: it owns /clients/export.*
+    import_pages.add_routes(app)
     console_api.add_routes(app)
+    admin_pages.add_routes(app)
+    profile_pages.add_routes(app)
+    openapi.add_routes(app)
+    calls_api.add_routes(app)
+    leads_api.add_routes(app)
+    channels_admin.add_routes(app)
+    task_pages.add_routes(app)
+    deal_pages.add_routes(app)
+    client_pages.add_routes(app)  # the client card, its API and call recordings
     app.router.add_static("/static", Path(__file__).parent / "static")
     return app

@@ -5,8 +5,10 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from callcenter.access import limited_to_own_clients
 from callcenter.client_search import ClientHit, search_clients
 from web.auth import requires
+from web.json_api import me
 from web.pages import _context
 from web.state import SERVICES
 
@@ -14,8 +16,16 @@ from web.state import SERVICES
 async def _search(request: web.Request) -> tuple[str, list[ClientHit]]:
     query = request.query.get("q", "").strip()
     services = request.app[SERVICES]
+    user = me(request)
     async with services.db() as session:
-        hits = await search_clients(session, query, region=services.settings.default_region)
+        # an operator limited to their own clients does not even find the others
+        own_only = await limited_to_own_clients(session, user)
+        hits = await search_clients(
+            session,
+            query,
+            region=services.settings.default_region,
+            only_manager_id=user.id if own_only else None,
+        )
     return query, hits
 
 

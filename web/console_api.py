@@ -16,6 +16,7 @@ from callcenter.telephony import OriginateRequest, TelephonyError
 from callcenter.wrapup import CallNotLogged, WrapUpError, parse_wrapup, save_wrapup
 from web.auth import requires
 from web.json_api import error_response, json_body, me, refusal
+from web.openapi import documented
 from web.state import HUB, SERVICES
 
 _TELEPHONY_DOWN = "telephony unavailable: the AMI link is down"
@@ -42,8 +43,20 @@ def _telephony_errors() -> Iterator[None]:
         raise refusal(web.HTTPConflict, str(exc)) from None
 
 
+@documented(
+    body={
+        "type": "object",
+        "properties": {
+            "disposition": {"type": "string"},
+            "note": {"type": "string"},
+            "next_step": {"type": "string"},
+            "callback_at": {"type": "string", "format": "date-time"},
+        },
+    }
+)
 @requires()
 async def wrap_up_call(request: web.Request) -> web.StreamResponse:
+    """Save the after-call form: disposition, note, next step, callback time."""
     body = await json_body(request)
     try:
         wrapup = parse_wrapup(body)
@@ -62,6 +75,9 @@ async def wrap_up_call(request: web.Request) -> web.StreamResponse:
     return web.json_response({"call_id": call.id, "saved": True})
 
 
+@documented(
+    body={"type": "object", "required": ["number"], "properties": {"number": {"type": "string"}}}
+)
 @requires()
 async def dial(request: web.Request) -> web.StreamResponse:
     """Click-to-dial: ring the operator's own phone, then call the number."""
@@ -94,11 +110,19 @@ def _dialable(e164: str, region: str) -> str:
 
 @requires()
 async def my_calls(request: web.Request) -> web.StreamResponse:
+    """The signed-in operator's recent calls."""
     async with request.app[SERVICES].db() as session:
         calls = await recent_calls(session, me(request).id)
     return web.json_response({"calls": calls})
 
 
+@documented(
+    body={
+        "type": "object",
+        "required": ["state"],
+        "properties": {"state": {"enum": ["ready", "paused"]}, "reason": {"type": "string"}},
+    }
+)
 @requires()
 async def change_agent_state(request: web.Request) -> web.StreamResponse:
     """Ready / Pause with a reason: QueuePause on the operator's own phone, every queue."""
@@ -116,6 +140,17 @@ async def change_agent_state(request: web.Request) -> web.StreamResponse:
     return web.json_response(payload)
 
 
+@documented(
+    body={
+        "type": "object",
+        "required": ["name", "phone"],
+        "properties": {
+            "name": {"type": "string"},
+            "company": {"type": "string"},
+            "phone": {"type": "string"},
+        },
+    }
+)
 @requires()
 async def add_client(request: web.Request) -> web.StreamResponse:
     """The quick "new client" form of an unknown caller's pop."""

@@ -125,6 +125,12 @@ class Hub:
                 return
             await ws.send_str(text)
 
+    async def disconnect(self, user_id: int) -> None:
+        """Close a user's live channels (deactivated, or signed out by a password reset);
+        their reconnect then fails the session check."""
+        for connection in list(self._connections.get(user_id, ())):
+            await connection.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out")
+
     async def close(self) -> None:
         for connections in self._connections.values():
             for connection in list(connections):

@@ -25,6 +25,7 @@ from callcenter import database, demo_data
 from callcenter.app.runtime import migrated_database, serve
 from callcenter.passwords import generate_password
 from callcenter.settings import Settings
+from callcenter.web_leads import demo_web_forms
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,18 @@ def _start_simulated_calls(
     )
 
 
-def _banner(address: str, passwords: dict[str, str], real_asterisk: bool) -> str:
+def _banner(address: str, passwords: dict[str, str], real_asterisk: bool, site_token: str) -> str:
     lines = ["", f"Callcenter demo is running: {address}", ""]
     for user in demo_data.DEMO_USERS:
         phone = f" (extension {user.extension})" if user.extension else ""
         lines.append(f"  {user.role:<11} {user.login:<11} {passwords[user.login]}{phone}")
+    lines.append("")
+    # the token changes on every start: only its hash is kept
+    lines.append("Send a web-form lead (it becomes a task for a manager on duty):")
+    lines.append(
+        f"  curl -H 'Authorization: Bearer {site_token}' -H 'Content-Type: application/json' "
+        f"""-d '{{"name": "Ольга", "phone": "+79161234567"}}' {address}/api/v1/leads"""
+    )
     lines.append("")
     if real_asterisk:
         lines.append("Telephony: real Asterisk 22 sandbox on 127.0.0.1 with simulated callers.")
@@ -120,6 +128,7 @@ async def run_demo(settings: Settings, call_interval: float, simulate_calls: boo
                 if await demo_data.seed(session, passwords, region=settings.default_region):
                     print("Demo data loaded.", flush=True)
                 callers = await demo_data.demo_callers(session)
+                site_token = await demo_web_forms(session)
                 await session.commit()
         finally:
             await engine.dispose()
@@ -131,7 +140,7 @@ async def run_demo(settings: Settings, call_interval: float, simulate_calls: boo
                 _start_simulated_calls(
                     stack, settings.data_dir / "demo-sipp", callers, call_interval
                 )
-            print(_banner(address, passwords, real_asterisk), flush=True)
+            print(_banner(address, passwords, real_asterisk, site_token), flush=True)
 
         await serve(live_settings, on_ready=ready, database_url=url)
     return 0

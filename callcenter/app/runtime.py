@@ -19,11 +19,13 @@ from callcenter import database
 from callcenter.app.inbound import InboundPipeline
 from callcenter.embedded_db import embedded_postgres
 from callcenter.migrate import upgrade
+from callcenter.reminders import ReminderLoop
 from callcenter.settings import Settings
 from dialer.recovery import settle_interrupted_attempts
 from web.app import create_app
 from web.hub import Hub
 from web.state import WebServices
+from web.tasks_api import REMINDERS
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ async def serve(
         )
 
         app = create_app(WebServices(settings, db, telephony), hub)
+        reminders = ReminderLoop(db, hub)
+        app[REMINDERS] = reminders  # the task pages wake it for a sooner reminder
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -111,10 +115,12 @@ async def serve(
 
         async with asyncio.TaskGroup() as tasks:
             listener = tasks.create_task(inbound.run(link), name="ami-listener")
+            reminding = tasks.create_task(reminders.run(), name="task-reminders")
             if on_ready is not None:
                 await on_ready(address)
             await stop.wait()
             listener.cancel()
+            reminding.cancel()
             await hub.close()
     log.info("stopped")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami.link import AmiLink
@@ -64,9 +65,14 @@ async def make_world(db: async_sessionmaker[AsyncSession]) -> World:
         session.add(
             ContactPhone(contact_id=contact.id, raw="8 (495) 123-45-67", e164="+74951234567")
         )
-        stage = PipelineStage(name="Переговоры", position=1)
-        session.add(stage)
-        await session.flush()
+        # a default stage (migration 0004); a bare schema gets its own
+        stage = (
+            await session.execute(select(PipelineStage).where(PipelineStage.name == "Переговоры"))
+        ).scalar_one_or_none()
+        if stage is None:
+            stage = PipelineStage(name="Переговоры", position=1)
+            session.add(stage)
+            await session.flush()
         session.add_all(
             [
                 Interaction(

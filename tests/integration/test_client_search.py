@@ -113,8 +113,8 @@ async def test_manager_filter_keeps_their_clients(
         ivan = await session.get(Contact, base["ivan"])
         assert ivan is not None and ivan.manager_id is not None
         manager = ivan.manager_id
-    assert await found(db, "петров", manager_id=manager) == [base["ivan"]]
-    assert await found(db, "петров", manager_id=manager + 1000) == []
+    assert await found(db, "петров", only_manager_id=manager) == [base["ivan"]]
+    assert await found(db, "петров", only_manager_id=manager + 1000) == []
 
 
 @pytest.mark.parametrize("query", ["", " ", "п", "12", "+7", "%", "__"])

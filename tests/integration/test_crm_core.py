@@ -103,6 +103,6 @@ async def test_a_task_lands_on_the_timeline_and_its_assignee_hears_of_it(
         entry = await session.scalar(select(Interaction).where(Interaction.task_id == task.id))
     assert task.remind_at == due  # reminded at the due time unless told otherwise
     assert entry is not None and entry.kind == "task" and entry.contact_id == world.contact_id
-    assert notifier.of_type(TASK_ASSIGNED) == [((assignee.id,),) + (payload,)]
+    assert notifier.of_type(TASK_ASSIGNED) == [((assignee.id,), payload)]
     assert payload["contact_name"] == "Петров Иван"
     assert payload["due_at"] == due.isoformat()

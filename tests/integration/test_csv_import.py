@@ -144,6 +144,39 @@ async def test_an_aborted_import_leaves_nothing(db: async_sessionmaker[AsyncSess
         assert await session.scalar(text("SELECT to_regclass('import_rows')")) is None
 
 
+class FailingDisk(io.BytesIO):
+    """A file whose disk fails after ``good_lines`` lines."""
+
+    def __init__(self, data: bytes, good_lines: int) -> None:
+        super().__init__(data)
+        self.lines_left = good_lines
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self.lines_left -= 1
+        if self.lines_left < 0:
+            raise OSError("I/O error")
+        return super().readline(size)
+
+
+async def test_a_read_error_while_a_batch_is_copied_leaves_nothing(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    """The next batch is parsed while the last one is copied; its failure ends the import."""
+    data = HEADER + "".join(f"Клиент {i};8916{i:07d};;;;;\n" for i in range(5000))
+    progress: list[int] = []
+    with pytest.raises(OSError, match="I/O error"):
+        await import_contacts(
+            db,
+            FailingDisk(data.encode(), good_lines=3200),
+            MAPPING,
+            region="RU",
+            on_progress=lambda rows, done, total: progress.append(rows),
+            progress_every=1000,
+        )
+    assert progress == [1000, 2000, 3000]
+    assert await count(db, Contact) == 0
+
+
 def write_file(path: Path, rows: int) -> int:
     with path.open("w", encoding="utf-8") as out:
         out.write(HEADER)

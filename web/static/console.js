@@ -1,4 +1,4 @@
-// Operator console: live screen-pops over /ws, after-call form, Ready / Pause.
+// Operator console: live screen-pops (from /ws, through live.js), after-call form, Ready / Pause.
 // Everything from the server is put into the page with textContent, never as HTML.
 "use strict";
 
@@ -11,9 +11,6 @@
   const template = document.getElementById("pop-template");
   const live = document.querySelector("[data-testid=live-state]");
   const byCall = new Map();
-  let hub = sessionStorage.getItem("cc-hub") || "";
-  let lastSeq = Number(sessionStorage.getItem("cc-seq") || 0);
-  let retry = 500;
 
   function setText(node, value) {
     if (node) node.textContent = value == null ? "" : String(value);
@@ -159,16 +156,6 @@
   }
 
   const handlers = {
-    hello(msg) {
-      // another hub (first visit, server restarted): start counting from its present
-      if (msg.data.hub !== hub) {
-        hub = msg.data.hub;
-        lastSeq = msg.seq;
-        sessionStorage.setItem("cc-hub", hub);
-        sessionStorage.setItem("cc-seq", String(lastSeq));
-      }
-    },
-    resync(msg) { lastSeq = msg.seq; },
     "call.ringing"(msg) { showPop(msg.data); },
     "call.updated"(msg) { const card = byCall.get(msg.data.linkedid); if (card) fillPop(card, msg.data); },
     "call.answered"(msg) { answered(msg.data); },
@@ -196,26 +183,10 @@
     controls.querySelector(".agent-pause").addEventListener("click", () => change("paused"));
   }
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const query = hub ? "?hub=" + encodeURIComponent(hub) + "&last_seq=" + lastSeq : "";
-    const socket = new WebSocket(scheme + location.host + "/ws" + query);
-    socket.addEventListener("open", () => { retry = 500; setLive("open"); });
-    socket.addEventListener("message", (event) => {
-      const msg = JSON.parse(event.data);
-      const handle = handlers[msg.type];
-      if (handle) handle(msg);
-      if (msg.type !== "hello" && msg.seq > lastSeq) {
-        lastSeq = msg.seq;
-        sessionStorage.setItem("cc-seq", String(lastSeq));
-      }
-    });
-    socket.addEventListener("close", () => {
-      setLive("closed");
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 10000);
-    });
-  }
-
-  connect();
+  // live.js owns the page's one websocket and hands every message on
+  document.addEventListener("cc:socket", (event) => setLive(event.detail.state));
+  document.addEventListener("cc:message", (event) => {
+    const handle = handlers[event.detail.type];
+    if (handle) handle(event.detail);
+  });
 })();
