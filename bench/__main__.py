@@ -17,6 +17,7 @@ BENCHMARKS = {
     "screen_pop": "bench.screen_pop",
     "csv_import": "bench.csv_import",
     "contact_search": "bench.contact_search",
+    "dialer_simulation": "bench.dialer_simulation",
 }
 
 

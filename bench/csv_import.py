@@ -27,6 +27,20 @@ FORMATS = ["8 ({a}) {b}-{c}-{d}", "+7{a}{b}{c}{d}", "7-{a}-{b}-{c}{d}", "8{a}{b}
 MAPPING = {"ФИО": "full_name", "Телефон": "phone", "E-mail": "email", "Компания": "company"}
 
 
+# landline area codes of cities across Russia's time zones (3 digits; the rest random)
+AREA_CODES = ["495", "499", "812", "343", "383", "423", "861", "863", "846", "843", "401", "391"]
+
+
+def _national_number(seed: int, n: int) -> str:
+    """The n-th client's ten digits: three in four are mobiles scattered over the whole
+    9xx range (as real lists are: no two share a long prefix), the rest city landlines.
+    A function of n, so a duplicate row repeats the same number."""
+    rng = random.Random(seed * 1_000_003 + n)
+    if rng.random() < 0.75:
+        return f"9{rng.randrange(100):02d}{rng.randrange(10_000_000):07d}"
+    return f"{rng.choice(AREA_CODES)}{rng.randrange(2_000_000, 10_000_000):07d}"
+
+
 def write_file(path: Path, rows: int, seed: int = 1) -> int:
     rng = random.Random(seed)
     people = People(seed)
@@ -39,7 +53,7 @@ def write_file(path: Path, rows: int, seed: int = 1) -> int:
                 p for p in (person.last_name, person.first_name, person.middle_name) if p
             )
             n = rng.randrange(rows) if rng.random() < 0.03 else i  # ~3% duplicates
-            digits = f"{900 + n // 10_000_000 % 100}{n % 10_000_000:07d}"
+            digits = _national_number(seed, n)
             phone = rng.choice(FORMATS).format(
                 a=digits[:3], b=digits[3:6], c=digits[6:8], d=digits[8:]
             )

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.form_errors import FormInvalid
 from callcenter.models import AdChannel, Call, Contact, TrackingNumber
 from callcenter.phones import to_e164
 
@@ -26,10 +27,8 @@ MAX_LABEL = 200
 _POP_CALL_WINDOW = timedelta(hours=12)
 
 
-class ChannelError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class ChannelError(FormInvalid):
+    """A channel or tracking number cannot be stored as asked; nothing was."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.form_errors import Problems, text_field
+from callcenter.form_errors import Problems, text_field, whole_number
 from callcenter.models import AuditEntry, User
 
 PAGE_SIZE = 50
@@ -60,11 +60,11 @@ def read_filter(raw: Mapping[str, str]) -> AuditFilter:
     day_to = _day(text_field(raw, "to"), "to", problems)
     problems.raise_any()
     return AuditFilter(
-        actor_id=int(actor) if actor.isdigit() and len(actor) < 18 else None,
+        actor_id=whole_number(actor),
         action=action,
         day_from=day_from,
         day_to=day_to,
-        page=max(1, min(int(page), 10_000)) if page.isdigit() and len(page) < 9 else 1,
+        page=max(1, min(whole_number(page, 8) or 1, 10_000)),
     )
 
 

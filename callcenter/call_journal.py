@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.form_errors import Problems
+from callcenter.iso_time import iso
 from callcenter.lookup import contact_name
 from callcenter.models import Call, CallDirection, CallResult, Contact, Disposition, Role, User
 from callcenter.phones import to_e164
@@ -136,9 +137,6 @@ def _joined() -> Select[Call, Contact, str]:
 
 
 def call_json(call: Call, contact: Contact | None, disposition: str | None) -> dict[str, Any]:
-    def iso(moment: datetime | None) -> str | None:
-        return moment.isoformat() if moment else None
-
     return {
         "id": call.id,
         "linkedid": call.linkedid,

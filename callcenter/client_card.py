@@ -7,9 +7,10 @@ ringing phone; this one is read when someone opens a client, so it favours clari
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from callcenter.models import (
     TaskStatus,
     User,
 )
+from callcenter.time_zones import is_time_zone
 
 # a merge chain is short: each merge points the duplicates of B at A as well
 _MAX_MERGE_HOPS = 5
@@ -85,6 +87,13 @@ class ClientCard:
     open_tasks: tuple[TaskRef, ...]
     deals: tuple[DealRef, ...]
 
+    def local_now(self, now: datetime | None = None) -> datetime | None:
+        """The client's wall-clock time (worth a look before calling), when their zone is known."""
+        zone = self.contact.time_zone
+        if not zone or not is_time_zone(zone):
+            return None
+        return (now or datetime.now(UTC)).astimezone(ZoneInfo(zone))
+
     def as_json(self) -> dict[str, Any]:
         c = self.contact
         return {
@@ -113,6 +122,9 @@ class ClientCard:
             if c.ad_channel_id is None
             else {"id": c.ad_channel_id, "name": self.ad_channel},
             "tags": list(c.tags),
+            "region": c.region,
+            "time_zone": c.time_zone,
+            "local_time": _iso(self.local_now()),
             "custom_fields": [
                 {
                     "key": f.key,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import audit
 from callcenter.client_fields import NAME_FIELDS, TEXT_FIELDS
+from callcenter.contact_geography import fill_from_first_phone
 from callcenter.form_errors import FormInvalid, Problems
 from callcenter.lookup import contact_name
 from callcenter.models import (
@@ -74,7 +75,15 @@ async def _apply(
             problems.add("display_name", "A client needs a name.")
     problems.raise_any()
 
-    for key in (*TEXT_FIELDS, "manager_id", "ad_channel_id", "birthday", "tags"):
+    for key in (
+        *TEXT_FIELDS,
+        "manager_id",
+        "ad_channel_id",
+        "birthday",
+        "tags",
+        "region",
+        "time_zone",
+    ):
         if key in changes:
             setattr(contact, key, changes[key])
     contact.status = status
@@ -97,6 +106,7 @@ async def _apply(
         await _claim_calls(session, contact, [e164 for _, e164 in changes["phones"]])
     if "emails" in changes:
         await _replace_emails(session, contact.id, changes["emails"])
+    await fill_from_first_phone(session, contact)
     if not creating and (contact.status, contact.refusal_reason_id) != (old_status, old_reason):
         await _status_changed(session, contact, old_status, actor)
 

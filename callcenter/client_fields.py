@@ -17,6 +17,7 @@ from typing import Any
 from callcenter.form_errors import Problems
 from callcenter.models import ContactStatus, CustomFieldDefinition, CustomFieldType
 from callcenter.phones import to_e164
+from callcenter.time_zones import is_time_zone
 
 MAX_NAME = 200  # "At most 200 characters." says so
 MAX_TEXT = 2000
@@ -64,6 +65,8 @@ def parse_client(
         "birthday": _birthday,
         "status": _status,
         "tags": _tags,
+        "region": _short_text,
+        "time_zone": _time_zone,
     }
     for key, value in body.items():
         if key == "custom_fields":
@@ -83,6 +86,15 @@ def _short_text(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and len(value) <= MAX_NAME):
         return " ".join((value or "").split()) or None
     raise _Wrong("At most 200 characters.")
+
+
+def _time_zone(value: Any) -> str | None:
+    """An IANA zone (``Asia/Vladivostok``); empty clears it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and is_time_zone(value.strip()):
+        return value.strip()
+    raise _Wrong("Choose a time zone.")
 
 
 def _optional_id(value: Any) -> int | None:

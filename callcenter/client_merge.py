@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import audit
+from callcenter.contact_geography import fill_from_first_phone
 from callcenter.form_errors import FormInvalid
 from callcenter.lookup import contact_name
 from callcenter.models import (
@@ -192,6 +193,8 @@ async def merge_contacts(
         if getattr(survivor, key) is None and getattr(duplicate, key) is not None:
             setattr(survivor, key, getattr(duplicate, key))
     survivor.tags = list(dict.fromkeys([*survivor.tags, *duplicate.tags]))
+    # a survivor that had no phone now has the duplicate's; its place may follow
+    await fill_from_first_phone(session, survivor)
     survivor.custom_fields = {**(duplicate.custom_fields or {}), **(survivor.custom_fields or {})}
     duplicate.merged_into_id = survivor_id
     session.add(

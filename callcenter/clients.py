@@ -9,16 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import ad_channels
+from callcenter.contact_geography import fill_from_first_phone
+from callcenter.form_errors import FormInvalid
 from callcenter.models import Company, Contact, ContactPhone
 from callcenter.phones import to_e164
 
 MAX_NAME = 200
 
 
-class ClientError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class ClientError(FormInvalid):
+    """The quick form is wrong; nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ async def quick_add_client(session: AsyncSession, form: QuickClient, region: str
     await session.flush()
     session.add(ContactPhone(contact_id=contact.id, raw=form.phone, e164=e164))
     await session.flush()
+    await fill_from_first_phone(session, contact)
     # the caller may have dialled a tracking number: the client's first channel
     channel_id = await ad_channels.channel_of_recent_call(session, e164, datetime.now(UTC))
     await ad_channels.set_first_channel(session, contact.id, channel_id)

@@ -24,8 +24,9 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import audit
+from callcenter.lookup import display_name
 from callcenter.models import AdChannel, Company, Contact, ContactEmail, ContactPhone, User
-from callcenter.segments import display_name, last_contact
+from callcenter.segments import last_contact
 from callcenter.spreadsheet import is_plain_phone, neutralise_cell
 
 BATCH_ROWS = 1000

@@ -83,6 +83,8 @@ STAGE_COLUMNS = (
     "raws",
     "phones",
     "emails",
+    "region",
+    "time_zone",
 )
 CREATE_STAGE = """
 CREATE TEMP TABLE import_rows (
@@ -91,6 +93,7 @@ CREATE TEMP TABLE import_rows (
     company text, position text, status text NOT NULL, tags text[] NOT NULL,
     birthday date, custom_fields text NOT NULL,
     raws text[] NOT NULL, phones text[] NOT NULL, emails text[] NOT NULL,
+    region text, time_zone text,
     dup_key text, dup_row int, dup_contact bigint
 ) ON COMMIT DROP
 """
@@ -125,9 +128,10 @@ FINISH = [
        WHERE company IS NOT NULL
          AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.name = n.company)""",
     """INSERT INTO contacts (id, first_name, last_name, middle_name, display_name, company_id,
-                             position, status, tags, birthday, custom_fields)
+                             position, status, tags, birthday, custom_fields, region, time_zone)
        SELECT n.contact_id, n.first_name, n.last_name, n.middle_name, n.display_name, c.id,
-              n.position, n.status, n.tags, n.birthday, n.custom_fields::jsonb
+              n.position, n.status, n.tags, n.birthday, n.custom_fields::jsonb,
+              n.region, n.time_zone
        FROM import_new n
        LEFT JOIN (SELECT name, min(id) AS id FROM companies
                   WHERE name IN (SELECT company FROM import_new) GROUP BY name) c
@@ -198,6 +202,8 @@ def _stage(number: int, excerpt: str, row: ContactRow) -> tuple[Any, ...]:
         [raw for raw, _ in row.phones],
         [e164 for _, e164 in row.phones],
         row.emails,
+        row.region,
+        row.time_zone,
     )
 
 

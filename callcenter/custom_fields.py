@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.form_errors import FormInvalid, Problems, text_field
+from callcenter.form_errors import MAX_LABEL, FormInvalid, Problems, labels, text_field
 from callcenter.models import CustomFieldDefinition, CustomFieldEntity, CustomFieldType
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-MAX_LABEL = 200
 MAX_CHOICES = 100
 
 
@@ -42,13 +41,7 @@ def _choices(raw: str) -> tuple[str, ...]:
 
 def read_labels(raw: Mapping[str, str], value_type: str) -> FieldLabels:
     problems = Problems()
-    label_ru = text_field(raw, "label_ru", MAX_LABEL + 1)
-    label_en = text_field(raw, "label_en", MAX_LABEL + 1)
-    if not label_ru:
-        problems.add("label_ru", "Enter the Russian label.")
-    for name, label in (("label_ru", label_ru), ("label_en", label_en)):
-        if len(label) > MAX_LABEL:
-            problems.add(name, "At most 200 characters.")
+    label_ru, label_en = labels(raw, problems)
     choices = _choices(str(raw.get("choices", "")))
     if value_type == CustomFieldType.CHOICE:
         if not choices:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from callcenter.access import limited_to_own_clients
+from callcenter.iso_time import iso
 from callcenter.lookup import contact_name
 from callcenter.models import (
     Company,
@@ -72,7 +73,7 @@ class DealCard:
             else {"id": self.owner_id, "name": self.owner_name},
             "refusal_reason": self.refusal_reason,
             "created_at": self.created_at.isoformat(),
-            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "closed_at": iso(self.closed_at),
         }
 
 

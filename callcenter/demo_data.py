@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.contact_geography import fill_from_first_phone
 from callcenter.models import (
     AdChannel,
     Company,
@@ -187,7 +188,6 @@ async def seed(
             manager_id=rng.choice(managers) if rng.random() < 0.5 else None,
             status="client" if rng.random() < 0.4 else "lead",
             ad_channel_id=rng.choice(list(channels.values())).id,
-            region=region,
         )
         session.add(contact)
         await session.flush()
@@ -198,7 +198,8 @@ async def seed(
                 continue
             used.add(e164)
             session.add(ContactPhone(contact_id=contact.id, raw=raw, e164=e164))
-    await session.flush()
+        await session.flush()
+        await fill_from_first_phone(session, contact)
     return True
 
 

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.form_errors import FormInvalid, Problems, checkbox, text_field
+from callcenter.form_errors import FormInvalid, Problems, checkbox, labels, text_field
 from callcenter.models import Disposition
 
 CODE = re.compile(r"^[a-z0-9_]{1,63}$")
-MAX_LABEL = 200
 
 
 @dataclass(frozen=True)
@@ -30,13 +29,7 @@ class DispositionForm:
 
 def read_form(raw: Mapping[str, str]) -> DispositionForm:
     problems = Problems()
-    label_ru = text_field(raw, "label_ru", MAX_LABEL + 1)
-    label_en = text_field(raw, "label_en", MAX_LABEL + 1)
-    if not label_ru:
-        problems.add("label_ru", "Enter the Russian label.")
-    for name, label in (("label_ru", label_ru), ("label_en", label_en)):
-        if len(label) > MAX_LABEL:
-            problems.add(name, "At most 200 characters.")
+    label_ru, label_en = labels(raw, problems)
     problems.raise_any()
     return DispositionForm(label_ru, label_en or None, checkbox(raw, "needs_callback"))
 

@@ -19,7 +19,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.models import Contact
 from callcenter.phones import to_e164
 
 log = logging.getLogger(__name__)
@@ -98,8 +97,18 @@ class Lookup:
         return self.card is not None
 
 
-def contact_name(contact: Contact) -> str:
-    return _name(contact)
+def display_name(
+    display: str | None, last: str | None, first: str | None, middle: str | None
+) -> str:
+    """How a client is named everywhere: the name typed for display, else "Last First Middle"."""
+    return display or " ".join(p for p in (last, first, middle) if p) or "—"
+
+
+def contact_name(contact: Any) -> str:
+    """A ``Contact``, or any row with its four name columns."""
+    return display_name(
+        contact.display_name, contact.last_name, contact.first_name, contact.middle_name
+    )
 
 
 # One round trip for the whole card: the pop waits for it, and every query costs a
@@ -140,11 +149,6 @@ def _at(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _name(row: Any) -> str:
-    parts = (row.last_name, row.first_name, row.middle_name)
-    return row.display_name or " ".join(p for p in parts if p) or "—"
-
-
 async def client_card(session: AsyncSession, e164: str) -> ClientCard | None:
     params: dict[str, Any] = {
         "e164": e164,
@@ -162,7 +166,7 @@ async def client_card(session: AsyncSession, e164: str) -> ClientCard | None:
         return None
     return ClientCard(
         contact_id=row.id,
-        name=_name(row),
+        name=contact_name(row),
         company=row.company,
         manager_id=row.manager_id,
         manager_name=row.manager_name,

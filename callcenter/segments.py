@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from callcenter.access import visible_contacts
+from callcenter.lookup import display_name
 from callcenter.models import (
     Call,
     Campaign,
@@ -325,12 +326,6 @@ class SegmentClient:
         out["phones"] = list(self.phones)
         out["last_contact_at"] = self.last_contact_at.isoformat() if self.last_contact_at else None
         return out
-
-
-def display_name(
-    display: str | None, last: str | None, first: str | None, middle: str | None
-) -> str:
-    return display or " ".join(p for p in (last, first, middle) if p) or "—"
 
 
 async def list_clients(

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.auth import find_user
-from callcenter.form_errors import FormInvalid, Problems, text_field
+from callcenter.form_errors import FormInvalid, Problems, text_field, whole_number
 from callcenter.models import ApiToken, Language, Role, Team, User, WebSession
 from callcenter.passwords import MIN_LENGTH, hash_password
 from callcenter.time_zones import is_time_zone
@@ -71,7 +71,7 @@ def read_staff_form(raw: Mapping[str, str], team_ids: set[int]) -> StaffForm:
     if interface is not None and not INTERFACE.match(interface):
         problems.add("interface", "Technology/name, e.g. PJSIP/op105.")
     team_raw = text_field(raw, "team_id")
-    team_id = int(team_raw) if team_raw.isdigit() and len(team_raw) < 18 else None
+    team_id = whole_number(team_raw)
     if team_raw and (team_id is None or team_id not in team_ids):
         problems.add("team_id", "Choose a team from the list.")
     problems.raise_any()

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.access import may_see_contact, visible_contacts
+from callcenter.iso_time import iso
 from callcenter.lookup import contact_name
 from callcenter.models import Contact, Role, Task, TaskStatus, User
 
@@ -48,9 +49,9 @@ class TaskLine:
             "title": self.title,
             "status": self.status,
             "notes": self.notes,
-            "due_at": _iso(self.due_at),
-            "remind_at": _iso(self.remind_at),
-            "done_at": _iso(self.done_at),
+            "due_at": iso(self.due_at),
+            "remind_at": iso(self.remind_at),
+            "done_at": iso(self.done_at),
             "contact_id": self.contact_id,
             "contact_name": self.contact_name,
             "assignee_id": self.assignee_id,
@@ -236,7 +237,3 @@ def _line(task: Task, contact: Contact | None, now: datetime) -> TaskLine:
         assignee_id=task.assignee_id,
         overdue=task.status == OPEN and task.due_at is not None and task.due_at < now,
     )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.access import may_see_contact
+from callcenter.form_errors import FormInvalid
 from callcenter.models import Contact, Role, Task, TaskKind, TaskStatus, User
 from callcenter.reminders import reschedule
 from callcenter.tasks import MAX_TITLE, NewTask, add_task
@@ -37,10 +38,8 @@ UNKNOWN_STATUS = "Done or cancelled."
 ALREADY_CLOSED = "The task is already closed."
 
 
-class TaskInputError(ValueError):
-    def __init__(self, fields: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{name}: {why}" for name, why in fields.items()))
-        self.fields = fields
+class TaskInputError(FormInvalid):
+    """The task cannot be created or changed as asked; nothing was stored."""
 
 
 @dataclass(frozen=True)

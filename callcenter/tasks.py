@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.iso_time import iso
 from callcenter.lookup import contact_name
 from callcenter.models import Contact, Interaction, InteractionKind, Task, TaskKind
 from callcenter.notify import Notifier
@@ -65,7 +66,7 @@ async def add_task(session: AsyncSession, new: NewTask) -> Task:
                 deal_id=new.deal_id,
                 call_id=new.call_id,
                 summary=task.title,
-                payload={"kind": task.kind, "due_at": _iso(task.due_at)},
+                payload={"kind": task.kind, "due_at": iso(task.due_at)},
                 previous_interaction_id=new.previous_interaction_id,
             )
         )
@@ -84,7 +85,7 @@ async def task_payload(session: AsyncSession, task: Task) -> dict[str, Any]:
         "kind": task.kind,
         "title": task.title,
         "notes": task.notes,
-        "due_at": _iso(task.due_at),
+        "due_at": iso(task.due_at),
         "contact_id": task.contact_id,
         "contact_name": name,
         "assignee_id": task.assignee_id,
@@ -95,7 +96,3 @@ def announce(notifier: Notifier, payload: dict[str, Any]) -> None:
     """Tell the assignee (an unassigned task is shown on page loads, not pushed)."""
     if payload["assignee_id"] is not None:
         notifier.publish([payload["assignee_id"]], TASK_ASSIGNED, payload)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

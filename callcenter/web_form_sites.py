@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.form_errors import FormInvalid
 from callcenter.models import AdChannel, WebFormSite
 
 MAX_NAME = 200
@@ -21,10 +22,8 @@ _TOKEN_BYTES = 24
 MAX_TOKEN = 100
 
 
-class SiteError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class SiteError(FormInvalid):
+    """No such site, or a site cannot be stored as asked."""
 
 
 def token_hash(token: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import ad_channels, web_form_sites
+from callcenter.contact_geography import fill_from_first_phone
 from callcenter.lookup import contact_name
 from callcenter.models import (
     AdChannel,
@@ -215,6 +216,7 @@ async def take_lead(
         session.add(contact)
         await session.flush()
     await _add_missing_details(session, contact, lead)
+    await fill_from_first_phone(session, contact)
     channel = await ad_channels.channel_for_utm(
         session, lead.utm_source, lead.utm_medium, lead.utm_campaign
     )

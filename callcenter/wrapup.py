@@ -8,16 +8,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.form_errors import FormInvalid
 from callcenter.models import Call, Disposition, Interaction, Task, User
 
 MAX_NOTE = 4000
 STAFF_WHO_MAY_WRAP_UP_ANY_CALL = {"supervisor", "manager", "admin"}
 
 
-class WrapUpError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class WrapUpError(FormInvalid):
+    """The after-call form is wrong; nothing was stored."""
 
 
 class CallNotLogged(LookupError):

@@ -1,12 +1,17 @@
 """Admin pages for the lists the rest of the product picks from: call results
-(dispositions) and custom fields of contacts and companies."""
+(dispositions) and custom fields of contacts and companies.
+
+Both are the same kind of page: a table of rows, each row its own form, a form to add
+one more, and rows deactivated rather than deleted. ``Catalogue`` says what differs;
+the handlers below share everything else.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,81 +19,153 @@ from callcenter import audit, custom_fields, dispositions
 from callcenter.form_errors import FormInvalid, checkbox
 from callcenter.models import CustomFieldDefinition, CustomFieldEntity, CustomFieldType, Disposition
 from web.auth import ADMINS, requires
-from web.forms import posted, problem_texts
+from web.forms import posted, problem_texts, render_form_page
 from web.json_api import int_param, me
-from web.pages import _context
 from web.state import SERVICES
 
-# which row's form a refused post came from: "new" or the row's id
-Refused = tuple[str, Mapping[str, str], Mapping[str, str]]
+CatalogueRow = Disposition | CustomFieldDefinition
 
 
-def _refused(key: str, raw: Mapping[str, str], exc: FormInvalid) -> Refused:
-    return key, raw, problem_texts(exc)
+@dataclass(frozen=True)
+class Catalogue:
+    path: str
+    template: str
+    # the audit log's entity name, also the prefix of its actions ("disposition.create")
+    entity: str
+    model: type[CatalogueRow]
+    not_found: str
+    all_rows: Callable[[AsyncSession], Awaitable[Sequence[CatalogueRow]]]
+    add: Callable[[AsyncSession, Mapping[str, str]], Awaitable[CatalogueRow]]
+    # raises FormInvalid, leaving the row as it was
+    apply: Callable[[Any, Mapping[str, str]], None]
+    choices: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _apply_disposition(row: Disposition, raw: Mapping[str, str]) -> None:
+    dispositions.apply_form(row, dispositions.read_form(raw))
+
+
+def _apply_field(row: CustomFieldDefinition, raw: Mapping[str, str]) -> None:
+    custom_fields.apply_labels(row, custom_fields.read_labels(raw, row.value_type))
+
+
+DISPOSITIONS = Catalogue(
+    path="/admin/dispositions",
+    template="admin/dispositions.html",
+    entity="disposition",
+    model=Disposition,
+    not_found="no such call result",
+    all_rows=dispositions.all_dispositions,
+    add=dispositions.add_disposition,
+    apply=_apply_disposition,
+)
+CUSTOM_FIELDS = Catalogue(
+    path="/admin/custom-fields",
+    template="admin/custom_fields.html",
+    entity="custom_field",
+    model=CustomFieldDefinition,
+    not_found="no such field",
+    all_rows=custom_fields.all_fields,
+    add=custom_fields.add_field,
+    apply=_apply_field,
+    choices={
+        "entities": [e.value for e in CustomFieldEntity],
+        "value_types": [t.value for t in CustomFieldType],
+    },
+)
+
+
+async def _page(
+    request: web.Request,
+    catalogue: Catalogue,
+    refused: tuple[str, Mapping[str, str], FormInvalid] | None = None,
+) -> web.StreamResponse:
+    """The table; ``refused`` is the form sent back ("new" or the row's id), as typed."""
+    async with request.app[SERVICES].db() as session:
+        rows = await catalogue.all_rows(session)
+    return render_form_page(
+        request,
+        catalogue.template,
+        400 if refused else 200,
+        rows=rows,
+        refused_key=refused[0] if refused else None,
+        refused_values=refused[1] if refused else {},
+        errors=problem_texts(refused[2]) if refused else {},
+        **catalogue.choices,
+    )
+
+
+async def _row(session: AsyncSession, request: web.Request, catalogue: Catalogue) -> Any:
+    row = await session.get(catalogue.model, int_param(request, "id"))
+    if row is None:
+        raise web.HTTPNotFound(text=catalogue.not_found)
+    return row
+
+
+async def _audit(
+    session: AsyncSession, request: web.Request, catalogue: Catalogue, change: str, row_id: int
+) -> None:
+    action = f"{catalogue.entity}.{change}"
+    await audit.record(session, me(request), action, catalogue.entity, row_id, ip=request.remote)
+
+
+def _saved(catalogue: Catalogue) -> web.HTTPException:
+    return web.HTTPSeeOther(f"{catalogue.path}?saved=1")
+
+
+async def _add(request: web.Request, catalogue: Catalogue) -> web.StreamResponse:
+    raw = await posted(request)
+    async with request.app[SERVICES].db() as session:
+        try:
+            row = await catalogue.add(session, raw)
+        except FormInvalid as exc:
+            return await _page(request, catalogue, ("new", raw, exc))
+        await _audit(session, request, catalogue, "create", row.id)
+        await session.commit()
+    raise _saved(catalogue)
+
+
+async def _save(request: web.Request, catalogue: Catalogue) -> web.StreamResponse:
+    raw = await posted(request)
+    async with request.app[SERVICES].db() as session:
+        row = await _row(session, request, catalogue)
+        try:
+            catalogue.apply(row, raw)
+        except FormInvalid as exc:
+            return await _page(request, catalogue, (str(row.id), raw, exc))
+        await _audit(session, request, catalogue, "update", row.id)
+        await session.commit()
+    raise _saved(catalogue)
+
+
+async def _set_active(request: web.Request, catalogue: Catalogue) -> web.StreamResponse:
+    raw = await posted(request)
+    async with request.app[SERVICES].db() as session:
+        row = await _row(session, request, catalogue)
+        row.is_active = checkbox(raw, "active")
+        await _audit(
+            session, request, catalogue, "activate" if row.is_active else "deactivate", row.id
+        )
+        await session.commit()
+    raise _saved(catalogue)
 
 
 # -- call results ---------------------------------------------------------------------
 
 
-async def _dispositions_page(
-    request: web.Request, refused: Refused | None = None
-) -> web.StreamResponse:
-    async with request.app[SERVICES].db() as session:
-        rows = await dispositions.all_dispositions(session)
-    context = _context(
-        request,
-        saved=request.query.get("saved") == "1",
-        rows=rows,
-        refused_key=refused[0] if refused else None,
-        refused_values=refused[1] if refused else {},
-        errors=refused[2] if refused else {},
-    )
-    return aiohttp_jinja2.render_template(
-        "admin/dispositions.html", request, context, status=400 if refused else 200
-    )
-
-
-async def _disposition(session: AsyncSession, request: web.Request) -> Disposition:
-    row = await session.get(Disposition, int_param(request, "id"))
-    if row is None:
-        raise web.HTTPNotFound(text="no such call result")
-    return row
-
-
 @requires(*ADMINS)
 async def dispositions_page(request: web.Request) -> web.StreamResponse:
-    return await _dispositions_page(request)
+    return await _page(request, DISPOSITIONS)
 
 
 @requires(*ADMINS)
 async def add_disposition(request: web.Request) -> web.StreamResponse:
-    raw = await posted(request)
-    async with request.app[SERVICES].db() as session:
-        try:
-            row = await dispositions.add_disposition(session, raw)
-        except FormInvalid as exc:
-            return await _dispositions_page(request, _refused("new", raw, exc))
-        await audit.record(
-            session, me(request), "disposition.create", "disposition", row.id, ip=request.remote
-        )
-        await session.commit()
-    raise web.HTTPSeeOther("/admin/dispositions?saved=1")
+    return await _add(request, DISPOSITIONS)
 
 
 @requires(*ADMINS)
 async def save_disposition(request: web.Request) -> web.StreamResponse:
-    raw = await posted(request)
-    async with request.app[SERVICES].db() as session:
-        row = await _disposition(session, request)
-        try:
-            dispositions.apply_form(row, dispositions.read_form(raw))
-        except FormInvalid as exc:
-            return await _dispositions_page(request, _refused(str(row.id), raw, exc))
-        await audit.record(
-            session, me(request), "disposition.update", "disposition", row.id, ip=request.remote
-        )
-        await session.commit()
-    raise web.HTTPSeeOther("/admin/dispositions?saved=1")
+    return await _save(request, DISPOSITIONS)
 
 
 @requires(*ADMINS)
@@ -96,98 +173,38 @@ async def move_disposition(request: web.Request) -> web.StreamResponse:
     raw = await posted(request)
     step = -1 if raw.get("direction") == "up" else 1
     async with request.app[SERVICES].db() as session:
-        row = await _disposition(session, request)
+        row = await _row(session, request, DISPOSITIONS)
         await dispositions.move(session, row, step)
         await session.commit()
-    raise web.HTTPSeeOther("/admin/dispositions")
+    raise web.HTTPSeeOther(DISPOSITIONS.path)
 
 
 @requires(*ADMINS)
 async def set_disposition_active(request: web.Request) -> web.StreamResponse:
-    raw = await posted(request)
-    async with request.app[SERVICES].db() as session:
-        row = await _disposition(session, request)
-        row.is_active = checkbox(raw, "active")
-        action = "disposition.activate" if row.is_active else "disposition.deactivate"
-        await audit.record(session, me(request), action, "disposition", row.id, ip=request.remote)
-        await session.commit()
-    raise web.HTTPSeeOther("/admin/dispositions?saved=1")
+    return await _set_active(request, DISPOSITIONS)
 
 
 # -- custom fields --------------------------------------------------------------------
 
 
-async def _fields_page(request: web.Request, refused: Refused | None = None) -> web.StreamResponse:
-    async with request.app[SERVICES].db() as session:
-        rows = await custom_fields.all_fields(session)
-    context: dict[str, Any] = _context(
-        request,
-        saved=request.query.get("saved") == "1",
-        rows=rows,
-        entities=[e.value for e in CustomFieldEntity],
-        value_types=[t.value for t in CustomFieldType],
-        refused_key=refused[0] if refused else None,
-        refused_values=refused[1] if refused else {},
-        errors=refused[2] if refused else {},
-    )
-    return aiohttp_jinja2.render_template(
-        "admin/custom_fields.html", request, context, status=400 if refused else 200
-    )
-
-
-async def _field(session: AsyncSession, request: web.Request) -> CustomFieldDefinition:
-    row = await session.get(CustomFieldDefinition, int_param(request, "id"))
-    if row is None:
-        raise web.HTTPNotFound(text="no such field")
-    return row
-
-
 @requires(*ADMINS)
 async def custom_fields_page(request: web.Request) -> web.StreamResponse:
-    return await _fields_page(request)
+    return await _page(request, CUSTOM_FIELDS)
 
 
 @requires(*ADMINS)
 async def add_custom_field(request: web.Request) -> web.StreamResponse:
-    raw = await posted(request)
-    async with request.app[SERVICES].db() as session:
-        try:
-            row = await custom_fields.add_field(session, raw)
-        except FormInvalid as exc:
-            return await _fields_page(request, _refused("new", raw, exc))
-        await audit.record(
-            session, me(request), "custom_field.create", "custom_field", row.id, ip=request.remote
-        )
-        await session.commit()
-    raise web.HTTPSeeOther("/admin/custom-fields?saved=1")
+    return await _add(request, CUSTOM_FIELDS)
 
 
 @requires(*ADMINS)
 async def save_custom_field(request: web.Request) -> web.StreamResponse:
-    raw = await posted(request)
-    async with request.app[SERVICES].db() as session:
-        row = await _field(session, request)
-        try:
-            custom_fields.apply_labels(row, custom_fields.read_labels(raw, row.value_type))
-        except FormInvalid as exc:
-            return await _fields_page(request, _refused(str(row.id), raw, exc))
-        await audit.record(
-            session, me(request), "custom_field.update", "custom_field", row.id, ip=request.remote
-        )
-        await session.commit()
-    raise web.HTTPSeeOther("/admin/custom-fields?saved=1")
+    return await _save(request, CUSTOM_FIELDS)
 
 
 @requires(*ADMINS)
 async def set_custom_field_active(request: web.Request) -> web.StreamResponse:
-    raw = await posted(request)
-    async with request.app[SERVICES].db() as session:
-        row = await _field(session, request)
-        row.is_active = checkbox(raw, "active")
-        action = "custom_field.activate" if row.is_active else "custom_field.deactivate"
-        await audit.record(session, me(request), action, "custom_field", row.id, ip=request.remote)
-        await session.commit()
-    raise web.HTTPSeeOther("/admin/custom-fields?saved=1")
+    return await _set_active(request, CUSTOM_FIELDS)
 
 
 def add_routes(app: web.Application) -> None:

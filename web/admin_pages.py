@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,9 +25,8 @@ from callcenter.telephony import TelephonyError
 from callcenter.time_zones import choices as zone_choices
 from web import admin_catalogues
 from web.auth import ADMINS, requires
-from web.forms import posted, problem_texts
+from web.forms import posted, problem_texts, render_form_page
 from web.json_api import int_param, me
-from web.pages import _context
 from web.state import HUB, SERVICES
 from web.templating import user_zone
 
@@ -41,13 +39,6 @@ def _kept(raw: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in raw.items() if k not in _SECRET_FIELDS}
 
 
-def _render(
-    request: web.Request, template: str, status: int = 200, **extra: Any
-) -> web.StreamResponse:
-    context = _context(request, saved=request.query.get("saved") == "1", **extra)
-    return aiohttp_jinja2.render_template(template, request, context, status=status)
-
-
 def _form_choices(current_zone: str | None = None) -> dict[str, Any]:
     return {
         "roles": [r.value for r in Role],
@@ -58,7 +49,7 @@ def _form_choices(current_zone: str | None = None) -> dict[str, Any]:
 
 @requires(*ADMINS)
 async def admin_index(request: web.Request) -> web.StreamResponse:
-    return _render(request, "admin/index.html")
+    return render_form_page(request, "admin/index.html")
 
 
 # -- users and teams ------------------------------------------------------------------
@@ -77,7 +68,7 @@ async def _users_page(
         rows = await staff.staff_list(session)
         teams = await staff.teams(session)
     defaults = {"role": "operator", "language": "ru", "time_zone": "Europe/Moscow"}
-    return _render(
+    return render_form_page(
         request,
         "admin/users.html",
         status,
@@ -139,7 +130,7 @@ async def _user_page(
         "interface": user.interface or "",
         "team_id": str(user.team_id or ""),
     }
-    return _render(
+    return render_form_page(
         request,
         "admin/user_edit.html",
         status,
@@ -273,7 +264,7 @@ async def queues_page(request: web.Request) -> web.StreamResponse:
             async with request.app[SERVICES].db() as session:
                 users = list(await session.scalars(select(User)))
             rows = queue_rows(report, users)
-    return _render(request, "admin/queues.html", queues=rows)
+    return render_form_page(request, "admin/queues.html", queues=rows)
 
 
 # -- center settings ------------------------------------------------------------------
@@ -288,7 +279,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         "follow_up_days": str(current.follow_up_days),
         "sla_seconds": str(current.sla_seconds),
     }
-    return _render(request, "admin/settings.html", values=values, errors={})
+    return render_form_page(request, "admin/settings.html", values=values, errors={})
 
 
 @requires(*ADMINS)
@@ -298,7 +289,7 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
         try:
             changed = await save_settings_form(session, raw, me(request).id)
         except FormInvalid as exc:
-            return _render(
+            return render_form_page(
                 request, "admin/settings.html", 400, values=raw, errors=problem_texts(exc)
             )
         if changed:
@@ -328,7 +319,7 @@ async def audit_log_page(request: web.Request) -> web.StreamResponse:
     def page_link(number: int) -> str:
         return "/admin/audit?" + urlencode({**filters, "page": number})
 
-    return _render(
+    return render_form_page(
         request,
         "admin/audit.html",
         400 if errors else 200,

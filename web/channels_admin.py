@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import delete, select
@@ -11,22 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import ad_channels, audit, web_form_sites
 from callcenter.ad_channels import ChannelError
+from callcenter.form_errors import whole_number
 from callcenter.models import AdChannel, TrackingNumber, WebFormSite
 from callcenter.web_form_sites import SiteError
 from web.auth import ADMINS, requires
+from web.forms import posted
 from web.json_api import int_param, me
-from web.pages import _context
+from web.pages import page_context
 from web.state import SERVICES
 
 PAGE = "/admin/channels"
-
-
-def _form(raw: Any) -> dict[str, str]:
-    return {k: v for k, v in raw.items() if isinstance(v, str)}
-
-
-def _channel_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 18 else None
 
 
 def form_snippet(api_url: str, token: str) -> str:
@@ -67,7 +59,7 @@ async def _render(
     numbers = list(await session.scalars(select(TrackingNumber).order_by(TrackingNumber.did_e164)))
     sites = list(await session.scalars(select(WebFormSite).order_by(WebFormSite.name)))
     api_url = str(request.url.origin()) + "/api/v1/leads"
-    context = _context(
+    context = page_context(
         request,
         channels=channels,
         channel_names=names,
@@ -99,7 +91,7 @@ def _done() -> web.HTTPException:
 
 
 async def _save_channel(request: web.Request, channel_id: int | None) -> web.StreamResponse:
-    raw = _form(await request.post())
+    raw = await posted(request)
     async with request.app[SERVICES].db() as session:
         try:
             channel = await ad_channels.save_channel(
@@ -138,14 +130,14 @@ async def deactivate_channel(request: web.Request) -> web.StreamResponse:
 
 @requires(*ADMINS)
 async def add_number(request: web.Request) -> web.StreamResponse:
-    raw = _form(await request.post())
+    raw = await posted(request)
     services = request.app[SERVICES]
     async with services.db() as session:
         try:
             number = await ad_channels.add_tracking_number(
                 session,
                 raw.get("did", ""),
-                _channel_id(raw.get("ad_channel_id", "")),
+                whole_number(raw.get("ad_channel_id", "")),
                 raw.get("label", ""),
                 services.settings.default_region,
             )
@@ -179,11 +171,11 @@ async def _show_token(
 
 @requires(*ADMINS)
 async def add_site(request: web.Request) -> web.StreamResponse:
-    raw = _form(await request.post())
+    raw = await posted(request)
     async with request.app[SERVICES].db() as session:
         try:
             site, token = await web_form_sites.add_site(
-                session, raw.get("name", ""), _channel_id(raw.get("ad_channel_id", ""))
+                session, raw.get("name", ""), whole_number(raw.get("ad_channel_id", ""))
             )
         except SiteError as exc:
             await session.rollback()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,7 +13,7 @@ from callcenter.client_card import contact_definitions, load_card
 from callcenter.client_edit import create_client, update_client
 from callcenter.client_fields import parse_client
 from callcenter.client_merge import merge_contacts
-from callcenter.form_errors import FormInvalid
+from callcenter.form_errors import FormInvalid, whole_number
 from callcenter.models import Contact
 from callcenter.timeline import add_note, parse_note, timeline_entry, timeline_page
 from web.auth import LEADERS, requires
@@ -20,13 +22,14 @@ from web.json_api import error_response, int_param, invalid_input, json_body, me
 from web.state import SERVICES
 
 
-def _merged(forward: Forwarded) -> web.Response:
-    # a write to a merged-away card is refused rather than redirected: the client
-    # should notice that it holds a stale id
-    return web.json_response(
-        {"error": "the client was merged into another", "merged_into_id": forward.contact_id},
-        status=409,
-    )
+async def _open_unmerged(session: AsyncSession, request: web.Request) -> Contact:
+    """The client the path names; a card merged away is refused (409) rather than
+    redirected, so that the API client notices it holds a stale id."""
+    try:
+        return await open_contact(session, me(request), int_param(request, "id"))
+    except Forwarded as forward:
+        body = {"error": "the client was merged into another", "merged_into_id": forward.contact_id}
+        raise web.HTTPConflict(text=json.dumps(body), content_type="application/json") from None
 
 
 async def _card_json(
@@ -60,19 +63,17 @@ async def get_client(request: web.Request) -> web.StreamResponse:
 async def get_timeline(request: web.Request) -> web.StreamResponse:
     """One page of a client's timeline, newest first; ``before`` is the last id seen."""
     before = request.query.get("before")
-    limit = request.query.get("limit", "")
+    before_id = None if before is None else whole_number(before)
+    limit = whole_number(request.query.get("limit", ""), 3)
     async with request.app[SERVICES].db() as session:
-        try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            return _merged(forward)
-        if before is not None and (not before.isdigit() or len(before) > 18):
+        contact = await _open_unmerged(session, request)
+        if before is not None and before_id is None:
             return error_response(400, "invalid input", before="must be an entry id")
         page = await timeline_page(
             session,
             contact.id,
-            before=int(before) if before else None,
-            limit=int(limit) if limit.isdigit() and len(limit) < 4 else 30,
+            before=before_id,
+            limit=30 if limit is None else limit,
         )
         await audit.record(
             session,
@@ -111,10 +112,7 @@ async def patch_client(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     body = await json_body(request)
     async with services.db() as session:
-        try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            return _merged(forward)
+        contact = await _open_unmerged(session, request)
         definitions = await contact_definitions(session)
         try:
             changes = parse_client(body, services.settings.default_region, definitions)
@@ -130,10 +128,7 @@ async def post_note(request: web.Request) -> web.StreamResponse:
     """Add a note to a client's timeline, optionally following an earlier entry."""
     body = await json_body(request)
     async with request.app[SERVICES].db() as session:
-        try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            return _merged(forward)
+        contact = await _open_unmerged(session, request)
         try:
             text, previous = parse_note(body)
             note = await add_note(session, contact, me(request).id, text, previous)
@@ -153,10 +148,7 @@ async def post_merge(request: web.Request) -> web.StreamResponse:
     if isinstance(duplicate_id, bool) or not isinstance(duplicate_id, int):
         return error_response(400, "invalid merge", duplicate_id="must be a client id")
     async with request.app[SERVICES].db() as session:
-        try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            return _merged(forward)
+        contact = await _open_unmerged(session, request)
         try:
             await merge_contacts(session, contact.id, duplicate_id, me(request))
         except FormInvalid as exc:

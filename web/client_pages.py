@@ -13,13 +13,14 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter import audit
+from callcenter import audit, time_zones
 from callcenter.access import visible_contacts
 from callcenter.client_card import contact_definitions, load_card
 from callcenter.client_edit import create_client, update_client
 from callcenter.client_fields import parse_client
 from callcenter.client_merge import duplicate_candidates, merge_contacts
-from callcenter.form_errors import FormInvalid
+from callcenter.contact_geography import known_places
+from callcenter.form_errors import FormInvalid, whole_number
 from callcenter.models import (
     AdChannel,
     Company,
@@ -38,7 +39,7 @@ from web.auth import LEADERS, requires
 from web.client_access import Forwarded, client_ip, open_contact
 from web.forms import posted, problem_texts
 from web.json_api import int_param, me
-from web.pages import _context
+from web.pages import page_context
 from web.state import SERVICES
 
 _LIST_FIELDS = ("phones", "emails", "tags")
@@ -55,12 +56,17 @@ _FORM_FIELDS = (
     "manager_id",
     "refusal_reason_id",
     "ad_channel_id",
+    "region",
+    "time_zone",
 )
 
 
-def _before(request: web.Request) -> int | None:
-    raw = request.query.get("before", "")
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+async def _open(session: AsyncSession, request: web.Request, then: str = "") -> Contact:
+    """The client the path names; a card merged away redirects to the survivor's ``then``."""
+    try:
+        return await open_contact(session, me(request), int_param(request, "id"))
+    except Forwarded as forward:
+        raise web.HTTPSeeOther(f"/clients/{forward.contact_id}{then}") from None
 
 
 async def _render_card(
@@ -75,13 +81,13 @@ async def _render_card(
     user = me(request)
     card = await load_card(session, contact.id, await visible_contacts(session, user))
     assert card is not None
-    before = _before(request)
+    before = whole_number(request.query.get("before", ""))
     timeline = await timeline_page(session, contact.id, before=before)
     # "follows from" offers the newest entries, whichever page is shown
     recent = timeline if before is None else await timeline_page(session, contact.id)
     await audit.record(session, user, "contact.read", "contact", contact.id, client_ip(request))
     await session.commit()
-    context = _context(
+    context = page_context(
         request,
         card=card,
         timeline=timeline,
@@ -96,10 +102,7 @@ async def _render_card(
 @requires()
 async def card_page(request: web.Request) -> web.StreamResponse:
     async with request.app[SERVICES].db() as session:
-        try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            raise web.HTTPSeeOther(f"/clients/{forward.contact_id}") from None
+        contact = await _open(session, request)
         return await _render_card(request, session, contact)
 
 
@@ -107,10 +110,7 @@ async def card_page(request: web.Request) -> web.StreamResponse:
 async def note_submit(request: web.Request) -> web.StreamResponse:
     form = await posted(request)
     async with request.app[SERVICES].db() as session:
-        try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            raise web.HTTPSeeOther(f"/clients/{forward.contact_id}") from None
+        contact = await _open(session, request)
         try:
             text, previous = parse_note(form)
             note = await add_note(session, contact, me(request).id, text, previous)
@@ -156,6 +156,7 @@ async def _form_options(session: AsyncSession) -> dict[str, Any]:
             )
         ),
         "definitions": await contact_definitions(session),
+        "known_regions": (await known_places(session))[0],
         "statuses": [s.value for s in ContactStatus],
     }
 
@@ -199,6 +200,8 @@ async def _values_of(session: AsyncSession, contact: Contact) -> dict[str, Any]:
         "manager_id": str(contact.manager_id or ""),
         "refusal_reason_id": str(contact.refusal_reason_id or ""),
         "ad_channel_id": str(contact.ad_channel_id or ""),
+        "region": contact.region or "",
+        "time_zone": contact.time_zone or "",
         "custom_fields": dict(contact.custom_fields or {}),
     }
     return values
@@ -226,11 +229,12 @@ async def _render_form(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.StreamResponse:
-    context = _context(
+    context = page_context(
         request,
         contact=contact,
         values=values,
         errors=errors or {},
+        time_zones=time_zones.choices(values.get("time_zone")),
         **await _form_options(session),
     )
     return aiohttp_jinja2.render_template("client_form.html", request, context, status=status)
@@ -275,10 +279,7 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
 @requires()
 async def edit_form(request: web.Request) -> web.StreamResponse:
     async with request.app[SERVICES].db() as session:
-        try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            raise web.HTTPSeeOther(f"/clients/{forward.contact_id}/edit") from None
+        contact = await _open(session, request, "/edit")
         values = await _values_of(session, contact)
         await audit.record(
             session, me(request), "contact.read", "contact", contact.id, client_ip(request)
@@ -292,10 +293,7 @@ async def edit_submit(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     form = await posted(request)
     async with services.db() as session:
-        try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            raise web.HTTPSeeOther(f"/clients/{forward.contact_id}") from None
+        contact = await _open(session, request)
         definitions = await contact_definitions(session)
         body = _body(form, definitions)
         # the same company name keeps the same company (names need not be unique)
@@ -331,7 +329,7 @@ async def _render_duplicates(
     status: int = 200,
 ) -> web.StreamResponse:
     card = await load_card(session, contact.id, await visible_contacts(session, me(request)))
-    context = _context(
+    context = page_context(
         request,
         card=card,
         candidates=await duplicate_candidates(session, contact.id),
@@ -343,10 +341,7 @@ async def _render_duplicates(
 @requires(*LEADERS)
 async def duplicates_page(request: web.Request) -> web.StreamResponse:
     async with request.app[SERVICES].db() as session:
-        try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            raise web.HTTPSeeOther(f"/clients/{forward.contact_id}/duplicates") from None
+        contact = await _open(session, request, "/duplicates")
         return await _render_duplicates(request, session, contact)
 
 
@@ -354,15 +349,12 @@ async def duplicates_page(request: web.Request) -> web.StreamResponse:
 async def merge_submit(request: web.Request) -> web.StreamResponse:
     form = await posted(request)
     async with request.app[SERVICES].db() as session:
+        contact = await _open(session, request, "/duplicates")
+        duplicate_id = whole_number(form.get("duplicate_id", "").strip().lstrip("#"))
         try:
-            contact = await open_contact(session, me(request), int_param(request, "id"))
-        except Forwarded as forward:
-            raise web.HTTPSeeOther(f"/clients/{forward.contact_id}/duplicates") from None
-        raw = form.get("duplicate_id", "").strip().lstrip("#")
-        try:
-            if not raw.isdigit() or len(raw) > 18:
+            if duplicate_id is None:
                 raise FormInvalid({"duplicate_id": "Must be an id."})
-            await merge_contacts(session, contact.id, int(raw), me(request))
+            await merge_contacts(session, contact.id, duplicate_id, me(request))
         except FormInvalid as exc:
             contact = await _after_rollback(session, contact)
             return await _render_duplicates(

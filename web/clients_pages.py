@@ -9,7 +9,7 @@ from callcenter.access import limited_to_own_clients
 from callcenter.client_search import ClientHit, search_clients
 from web.auth import requires
 from web.json_api import me
-from web.pages import _context
+from web.pages import page_context
 from web.state import SERVICES
 
 
@@ -32,12 +32,13 @@ async def _search(request: web.Request) -> tuple[str, list[ClientHit]]:
 @requires()
 async def clients_page(request: web.Request) -> web.StreamResponse:
     query, hits = await _search(request)
-    context = _context(request, query=query, hits=hits)
+    context = page_context(request, query=query, hits=hits)
     return aiohttp_jinja2.render_template("clients.html", request, context)
 
 
 @requires()
 async def clients_api(request: web.Request) -> web.StreamResponse:
+    """Clients found by ``q`` (a name, phone, e-mail or company), as the search page lists."""
     query, hits = await _search(request)
     return web.json_response({"query": query, "clients": [hit.as_json() for hit in hits]})
 

@@ -15,7 +15,7 @@ from callcenter.phones import to_e164
 from callcenter.telephony import OriginateRequest, TelephonyError
 from callcenter.wrapup import CallNotLogged, WrapUpError, parse_wrapup, save_wrapup
 from web.auth import requires
-from web.json_api import error_response, json_body, me, refusal
+from web.json_api import error_response, invalid_input, json_body, me, refusal
 from web.openapi import documented
 from web.state import HUB, SERVICES
 
@@ -61,7 +61,7 @@ async def wrap_up_call(request: web.Request) -> web.StreamResponse:
     try:
         wrapup = parse_wrapup(body)
     except WrapUpError as exc:
-        return error_response(400, "invalid wrap-up", **exc.errors)
+        return invalid_input(exc, "invalid wrap-up")
     async with request.app[SERVICES].db() as session:
         try:
             call = await save_wrapup(session, me(request), request.match_info["linkedid"], wrapup)
@@ -70,7 +70,7 @@ async def wrap_up_call(request: web.Request) -> web.StreamResponse:
         except PermissionError as exc:
             return error_response(403, str(exc))
         except WrapUpError as exc:
-            return error_response(400, "invalid wrap-up", **exc.errors)
+            return invalid_input(exc, "invalid wrap-up")
         await session.commit()
     return web.json_response({"call_id": call.id, "saved": True})
 
@@ -163,7 +163,7 @@ async def add_client(request: web.Request) -> web.StreamResponse:
             await session.commit()
             card = await client_card(session, to_e164(form.phone, region) or "")
     except ClientError as exc:
-        return error_response(400, "invalid client", **exc.errors)
+        return invalid_input(exc, "invalid client")
     return web.json_response(
         {"contact_id": contact.id, "client": card.as_json() if card else None}, status=201
     )

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import pipeline
-from callcenter.access import may_see_contact
 from callcenter.deal_board import DealCard, deal_detail, list_deals
+from callcenter.form_errors import whole_number
 from callcenter.funnel import (
     FunnelError,
     create_deal,
@@ -21,26 +21,15 @@ from callcenter.funnel import (
     read_new_deal,
     read_stage_move,
 )
-from callcenter.lookup import contact_name
-from callcenter.models import Contact, PipelineStage, User
+from callcenter.models import PipelineStage, User
 from web import deals_api, stage_admin
 from web.auth import LEADERS, requires
-from web.i18n import translations
+from web.client_access import chosen_client
+from web.forms import posted
 from web.json_api import int_param, me
-from web.pages import _context
+from web.pages import page_context
 from web.state import HUB, SERVICES
-from web.templating import current_language
-
-MAX_FIELD = 1000
-
-
-def gettext(message: str) -> str:
-    return translations(current_language.get()).gettext(message)
-
-
-async def posted(request: web.Request) -> dict[str, str]:
-    form = await request.post()
-    return {key: value[:MAX_FIELD] for key, value in form.items() if isinstance(value, str)}
+from web.templating import gettext
 
 
 def translated(exc: FunnelError) -> tuple[str, dict[str, str]]:
@@ -70,13 +59,13 @@ async def deals_board(request: web.Request) -> web.StreamResponse:
     owner_id = None
     if owner == "me":
         owner_id = user.id
-    elif leader and owner.isdigit() and len(owner) <= 18:
-        owner_id = int(owner)
+    elif leader:
+        owner_id = whole_number(owner)
     async with request.app[SERVICES].db() as session:
         deals = await list_deals(session, user, owner_id=owner_id)
         stages = await pipeline.stages(session)
         staff = await active_staff(session) if leader else []
-    context = _context(
+    context = page_context(
         request,
         columns=board_columns(stages, deals),
         owner=owner,
@@ -95,20 +84,15 @@ async def _new_deal_form(
     status: int = 200,
 ) -> web.StreamResponse:
     user = me(request)
-    contact = None
     async with request.app[SERVICES].db() as session:
-        raw_contact = values.get("contact_id", "")
-        if raw_contact.isdigit() and len(raw_contact) <= 18:
-            found = await session.get(Contact, int(raw_contact))
-            if found is not None and await may_see_contact(session, user, found):
-                contact = {"id": found.id, "name": contact_name(found)}
+        contact = await chosen_client(session, user, values.get("contact_id", ""))
         stages = [
             s
             for s in await pipeline.stages(session, active_only=True)
             if not (s.is_won or s.is_lost)
         ]
         staff = await active_staff(session) if user.role in LEADERS else []
-    context = _context(
+    context = page_context(
         request,
         values=values,
         contact=contact,
@@ -162,7 +146,7 @@ async def _deal_page(
             if stage.is_active or stage.id == detail.card.stage_id
         ]
         reasons = await pipeline.refusal_reasons(session, active_only=True)
-    context = _context(
+    context = page_context(
         request,
         deal=detail.card,
         history=detail.history,

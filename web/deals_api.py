@@ -8,6 +8,7 @@ from aiohttp import web
 
 from callcenter import pipeline
 from callcenter.deal_board import deal_detail, list_deals
+from callcenter.form_errors import whole_number
 from callcenter.funnel import FunnelError, create_deal, move_and_announce, read_new_deal
 from callcenter.funnel import read_stage_move as read_move
 from callcenter.models import PipelineStage, RefusalReason
@@ -58,10 +59,10 @@ def _filter(request: web.Request, name: str, fields: dict[str, str]) -> int | No
         return None
     if name == "owner" and raw == "me":
         return me(request).id
-    if not raw.isdigit() or len(raw) > 18:
+    number = whole_number(raw)
+    if number is None:
         fields[name] = "expected a numeric id" + (" or 'me'" if name == "owner" else "")
-        return None
-    return int(raw)
+    return number
 
 
 def stage_json(stage: PipelineStage) -> dict[str, Any]:

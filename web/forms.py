@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import aiohttp_jinja2
 from aiohttp import web
 
 from callcenter.form_errors import FormInvalid
-from web.i18n import translations
-from web.templating import current_language
+from web.pages import page_context
+from web.templating import gettext
 
 MAX_VALUE = 10_000
 
@@ -19,7 +22,6 @@ async def posted(request: web.Request) -> dict[str, str]:
 
 def problem_texts(exc: FormInvalid) -> dict[str, str]:
     """Each wrong field's message in the reader's language."""
-    gettext = translations(current_language.get()).gettext
     return {
         name: gettext(problem.message) % dict(problem.params)
         if problem.params
@@ -28,5 +30,10 @@ def problem_texts(exc: FormInvalid) -> dict[str, str]:
     }
 
 
-def gettext(message: str) -> str:
-    return translations(current_language.get()).gettext(message)
+def render_form_page(
+    request: web.Request, template: str, status: int = 200, **extra: Any
+) -> web.StreamResponse:
+    """A page of forms; after a change it redirects to itself with ``?saved=1``, and the
+    page then says "Changes saved."."""
+    context = page_context(request, saved=request.query.get("saved") == "1", **extra)
+    return aiohttp_jinja2.render_template(template, request, context, status=status)

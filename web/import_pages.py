@@ -31,11 +31,10 @@ from callcenter.import_jobs import (
 )
 from callcenter.models import ContactImport, ImportStatus, User
 from web.auth import MANAGERS, requires
-from web.i18n import translations
 from web.json_api import int_param, me, refusal
-from web.pages import _context
+from web.pages import page_context
 from web.state import SERVICES
-from web.templating import current_language
+from web.templating import gettext
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +46,19 @@ _DUPLICATE_ROW = re.compile(r"duplicate of row (\d+) \((.*)\)")
 _DUPLICATE_CONTACT = re.compile(r"duplicate of contact #(\d+) \((.*)\)")
 
 
-def _gettext(message: str) -> str:
-    return translations(current_language.get()).gettext(message)
-
-
 def problem_text(message: str) -> str:
     """A problem of the import service in the reader's words (unknown ones as they are)."""
     if match := _DUPLICATE_ROW.fullmatch(message):
-        return _gettext("duplicate of row %(row)s (%(key)s)") % {
+        return gettext("duplicate of row %(row)s (%(key)s)") % {
             "row": match[1],
             "key": match[2],
         }
     if match := _DUPLICATE_CONTACT.fullmatch(message):
-        return _gettext("duplicate of client #%(id)s (%(key)s)") % {
+        return gettext("duplicate of client #%(id)s (%(key)s)") % {
             "id": match[1],
             "key": match[2],
         }
-    return _gettext(message)
+    return gettext(message)
 
 
 def _store(request: web.Request) -> UploadStore:
@@ -99,13 +94,13 @@ async def imports_page(request: web.Request) -> web.StreamResponse:
                 .limit(HISTORY_ROWS)
             )
         ).all()
-    imports = [(row, author, _gettext(f"import {row.status}")) for row, author in rows]
-    context = _context(request, imports=imports)
+    imports = [(row, author, gettext(f"import {row.status}")) for row, author in rows]
+    context = page_context(request, imports=imports)
     return aiohttp_jinja2.render_template("imports.html", request, context)
 
 
 def _upload_form(request: web.Request, error: str | None, status: int) -> web.StreamResponse:
-    context = _context(request, error=error, max_megabytes=MAX_UPLOAD_BYTES // 2**20)
+    context = page_context(request, error=error, max_megabytes=MAX_UPLOAD_BYTES // 2**20)
     return aiohttp_jinja2.render_template("import_new.html", request, context, status=status)
 
 
@@ -148,7 +143,7 @@ async def upload_import(request: web.Request) -> web.StreamResponse:
     received = await _receive(request, store)
     if isinstance(received, str):
         status = 413 if received == "the file is too large" else 400
-        return _upload_form(request, _gettext(received), status)
+        return _upload_form(request, gettext(received), status)
     try:
         await asyncio.to_thread(import_jobs.preview, received.path)
     except CsvFormatError as exc:
@@ -166,12 +161,12 @@ async def _mapping_page(
 ) -> web.StreamResponse:
     preview = await asyncio.to_thread(import_jobs.preview, upload.path)
     mapping = preview.proposed if chosen is None else chosen
-    context = _context(
+    context = page_context(
         request,
         upload=upload,
         preview=preview,
         columns=[(i, column, mapping.get(column, "")) for i, column in enumerate(preview.header)],
-        fields=[(name, _gettext(f"field {name}")) for name in MAPPABLE_FIELDS],
+        fields=[(name, gettext(f"field {name}")) for name in MAPPABLE_FIELDS],
         error=error,
         delimiter_name={";": "; (semicolon)", ",": ", (comma)", "\t": "tab"}.get(
             preview.delimiter, preview.delimiter
@@ -226,10 +221,10 @@ async def import_page(request: web.Request) -> web.StreamResponse:
         for p in [*report.get("errors", []), *report.get("duplicate_rows", [])][:SHOWN_PROBLEMS]
     ]
     progress = request.app[IMPORT_RUNNER].progress_of(row.id) or Progress()
-    context = _context(
+    context = page_context(
         request,
         row=row,
-        state=_gettext(f"import {row.status}"),
+        state=gettext(f"import {row.status}"),
         progress=progress,
         problems=problems,
         more_problems=len(report.get("errors", [])) + len(report.get("duplicate_rows", []))

@@ -11,12 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.form_errors import FormInvalid
+from callcenter.form_errors import FormInvalid, whole_number
 from callcenter.models import User
 from web.auth import current_user
 
 
-def error_response(status: int, message: str, **fields: str) -> web.Response:
+# positional-only, so that a field may be called "status" or "message"
+def error_response(status: int, message: str, /, **fields: str) -> web.Response:
     body: dict[str, Any] = {"error": message}
     if fields:
         body["fields"] = fields
@@ -25,14 +26,10 @@ def error_response(status: int, message: str, **fields: str) -> web.Response:
 
 def invalid_input(exc: FormInvalid, message: str = "invalid input") -> web.Response:
     """A 400 naming each wrong field (in English: API clients read ids, not translations)."""
-    fields = {
-        name: problem.message % dict(problem.params) if problem.params else problem.message
-        for name, problem in exc.problems.items()
-    }
-    return error_response(400, message, **fields)
+    return error_response(400, message, **exc.errors)
 
 
-def refusal(status: type[web.HTTPException], message: str, **fields: str) -> web.HTTPException:
+def refusal(status: type[web.HTTPException], message: str, /, **fields: str) -> web.HTTPException:
     """The same shape as ``error_response``, to raise from deep inside a handler."""
     body: dict[str, Any] = {"error": message}
     if fields:
@@ -57,7 +54,7 @@ def me(request: web.Request) -> User:
 
 def int_param(request: web.Request, name: str) -> int:
     """A numeric path or query parameter; anything else is a 404, not a crash."""
-    raw = request.match_info.get(name) or request.query.get(name, "")
-    if not raw.isdigit() or len(raw) > 18:
+    number = whole_number(request.match_info.get(name) or request.query.get(name, ""))
+    if number is None:
         raise refusal(web.HTTPNotFound, f"no such {name}")
-    return int(raw)
+    return number

@@ -16,12 +16,12 @@ from callcenter.missed_calls import open_callbacks
 from callcenter.models import Disposition
 from callcenter.telephony import TelephonyError
 from web.auth import SESSION_COOKIE, current_user, requires
-from web.i18n import translations
 from web.state import SERVICES
-from web.templating import current_language
+from web.templating import current_language, gettext
 
 
-def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
+def page_context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    """What every page's template reads (``base.html`` and the login form), plus ``extra``."""
     return {
         "user": current_user(request),
         "language": current_language.get(),
@@ -35,7 +35,7 @@ def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
 async def login_form(request: web.Request) -> web.StreamResponse:
     if current_user(request) is not None:
         raise web.HTTPSeeOther("/")
-    return aiohttp_jinja2.render_template("login.html", request, _context(request))
+    return aiohttp_jinja2.render_template("login.html", request, page_context(request))
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -53,9 +53,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         )
         await session.commit()
     if signed_in is None:
-        error = translations(current_language.get()).gettext("Wrong login or password.")
+        error = gettext("Wrong login or password.")
         return aiohttp_jinja2.render_template(
-            "login.html", request, _context(request, error=error, login=login), status=401
+            "login.html", request, page_context(request, error=error, login=login), status=401
         )
     response = web.HTTPSeeOther("/")
     response.set_cookie(
@@ -97,7 +97,7 @@ async def console(request: web.Request) -> web.StreamResponse:
             {"code": code, "label": (label_en or label_ru) if language == "en" else label_ru}
             for code, label_ru, label_en in rows
         ]
-    context = _context(
+    context = page_context(
         request,
         recent_calls=calls,
         dispositions=dispositions,

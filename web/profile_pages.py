@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import audit, profile
 from callcenter.form_errors import FormInvalid, checkbox
 from callcenter.models import Language, User
 from callcenter.time_zones import choices as zone_choices
 from web.auth import ANYONE_SIGNED_IN, SESSION_COOKIE, requires
-from web.forms import posted, problem_texts
+from web.forms import posted, problem_texts, render_form_page
 from web.json_api import int_param, me
-from web.pages import _context
 from web.state import SERVICES
+
+
+async def _account(session: AsyncSession, request: web.Request) -> User:
+    """The signed-in user's row in this session, to change it."""
+    user = await session.get(User, me(request).id)
+    assert user is not None  # signed in a moment ago
+    return user
 
 
 async def _profile_page(
@@ -29,13 +34,13 @@ async def _profile_page(
     status: int = 200,
 ) -> web.StreamResponse:
     async with request.app[SERVICES].db() as session:
-        user = await session.get(User, me(request).id)
-        assert user is not None  # signed in a moment ago
+        user = await _account(session, request)
         tokens = await profile.api_tokens(session, user)
     current = {"language": user.language, "time_zone": user.time_zone}
-    context: dict[str, Any] = _context(
+    return render_form_page(
         request,
-        saved=request.query.get("saved") == "1",
+        "profile.html",
+        status,
         values={**current, **(values or {})},
         errors=errors or {},
         languages=[lang.value for lang in Language],
@@ -46,7 +51,6 @@ async def _profile_page(
         new_token=new_token,
         now=datetime.now(UTC),
     )
-    return aiohttp_jinja2.render_template("profile.html", request, context, status=status)
 
 
 @requires(*ANYONE_SIGNED_IN)
@@ -58,8 +62,7 @@ async def profile_page(request: web.Request) -> web.StreamResponse:
 async def save_preferences(request: web.Request) -> web.StreamResponse:
     raw = await posted(request)
     async with request.app[SERVICES].db() as session:
-        user = await session.get(User, me(request).id)
-        assert user is not None
+        user = await _account(session, request)
         try:
             await profile.set_preferences(
                 session, user, raw.get("language", ""), raw.get("time_zone", "")
@@ -75,8 +78,7 @@ async def save_preferences(request: web.Request) -> web.StreamResponse:
 async def change_password(request: web.Request) -> web.StreamResponse:
     raw = await posted(request)
     async with request.app[SERVICES].db() as session:
-        user = await session.get(User, me(request).id)
-        assert user is not None
+        user = await _account(session, request)
         try:
             await profile.change_password(
                 session,
@@ -99,8 +101,7 @@ async def change_password(request: web.Request) -> web.StreamResponse:
 async def set_duty(request: web.Request) -> web.StreamResponse:
     raw = await posted(request)
     async with request.app[SERVICES].db() as session:
-        user = await session.get(User, me(request).id)
-        assert user is not None
+        user = await _account(session, request)
         try:
             await profile.set_on_duty(session, user, checkbox(raw, "on_duty"))
         except FormInvalid as exc:
@@ -113,8 +114,7 @@ async def set_duty(request: web.Request) -> web.StreamResponse:
 async def issue_token(request: web.Request) -> web.StreamResponse:
     raw = await posted(request)
     async with request.app[SERVICES].db() as session:
-        user = await session.get(User, me(request).id)
-        assert user is not None
+        user = await _account(session, request)
         try:
             token = await profile.new_api_token(session, user, raw.get("token_name", ""))
         except FormInvalid as exc:
@@ -131,8 +131,7 @@ async def issue_token(request: web.Request) -> web.StreamResponse:
 async def revoke_token(request: web.Request) -> web.StreamResponse:
     token_id = int_param(request, "id")
     async with request.app[SERVICES].db() as session:
-        user = await session.get(User, me(request).id)
-        assert user is not None
+        user = await _account(session, request)
         if not await profile.revoke_api_token(session, user, token_id):
             raise web.HTTPNotFound(text="no such token")
         await audit.record(

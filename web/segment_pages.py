@@ -21,6 +21,7 @@ from callcenter import segments
 from callcenter.access import limited_to_own_clients, visible_contacts
 from callcenter.client_search import MAX_LIMIT, search_clients
 from callcenter.contact_export import DELIMITERS, ExportFormat, export_clients
+from callcenter.contact_geography import known_places
 from callcenter.models import (
     AdChannel,
     Campaign,
@@ -33,11 +34,10 @@ from callcenter.models import (
 )
 from callcenter.segments import FilterError, SegmentFilter
 from web.auth import LEADERS, MANAGERS, requires
-from web.i18n import translations
 from web.json_api import error_response, int_param, json_body, me, refusal
-from web.pages import _context
+from web.pages import page_context
 from web.state import SERVICES
-from web.templating import current_language, user_zone
+from web.templating import gettext, user_zone
 
 CHUNK = 64 * 1024
 # what a dial list may be added to: not a campaign that has ended
@@ -52,10 +52,6 @@ _TEXT_FIELDS = (
     "last_contact_before",
     "no_contact_days",
 )
-
-
-def _gettext(message: str) -> str:
-    return translations(current_language.get()).gettext(message)
 
 
 def _form_filter(form: MultiDictProxy[Any]) -> dict[str, Any]:
@@ -81,8 +77,11 @@ async def _choices(session: AsyncSession) -> dict[str, Any]:
             PipelineStage.position, PipelineStage.id
         )
     )
+    regions, zones = await known_places(session)
     return {
         "statuses": [s.value for s in ContactStatus],
+        "regions": regions,
+        "time_zones": zones,
         "channels": channels.all(),
         "managers": managers.all(),
         "stages": stages.all(),
@@ -123,11 +122,11 @@ async def _render_form(
 ) -> web.StreamResponse:
     async with request.app[SERVICES].db() as session:
         choices = await _choices(session)
-    context = _context(
+    context = page_context(
         request,
         name=name,
         values=values,
-        errors={k: _gettext(v) for k, v in errors.items()},
+        errors={k: gettext(v) for k, v in errors.items()},
         choices=choices,
         **extra,
     )
@@ -233,7 +232,7 @@ async def _segment_view(
         ).all()
         choices = await _choices(session)
     name, values, errors = edit or (segment.name, segment.filters, {})
-    context = _context(
+    context = page_context(
         request,
         segment=segment,
         count=count,
@@ -243,7 +242,7 @@ async def _segment_view(
         outcome=_outcome(request),
         name=name,
         values=_values(values),
-        errors={k: _gettext(v) for k, v in errors.items()},
+        errors={k: gettext(v) for k, v in errors.items()},
         choices=choices,
         may_dial=user.role in MANAGERS,
     )
@@ -295,7 +294,7 @@ async def _send_export(
                 fmt,
                 described_as=described_as,
                 zone=user_zone(),
-                label=_gettext,
+                label=gettext,
                 delimiter=delimiter,
                 ip=request.remote,
             )

@@ -13,14 +13,15 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import pipeline
+from callcenter.form_errors import whole_number
 from callcenter.funnel import FunnelError
 from callcenter.models import User
 from web.auth import ADMINS, requires
-from web.i18n import translations
+from web.forms import posted
 from web.json_api import me
-from web.pages import _context
+from web.pages import page_context
 from web.state import SERVICES
-from web.templating import current_language
+from web.templating import gettext
 
 StageAction = Callable[[AsyncSession, int, dict[str, str], User], Awaitable[object]]
 
@@ -40,20 +41,11 @@ _REASON_ACTIONS: dict[str, StageAction] = {
 }
 
 
-def _gettext(message: str) -> str:
-    return translations(current_language.get()).gettext(message)
-
-
-async def _form(request: web.Request) -> dict[str, str]:
-    form = await request.post()
-    return {key: value[:1000] for key, value in form.items() if isinstance(value, str)}
-
-
 def _row_id(form: dict[str, str]) -> int:
-    raw = form.get("id", "")
-    if not raw.isdigit() or len(raw) > 18:
+    row_id = whole_number(form.get("id", ""))
+    if row_id is None:
         raise FunnelError("Not a valid choice.")
-    return int(raw)
+    return row_id
 
 
 async def _stages_page(
@@ -62,7 +54,7 @@ async def _stages_page(
     async with request.app[SERVICES].db() as session:
         stages = await pipeline.stages(session)
         in_use = await pipeline.deals_per_stage(session)
-    context = _context(
+    context = page_context(
         request,
         stages=[(stage, pipeline.kind_of(stage).value) for stage in stages],
         in_use=in_use,
@@ -77,21 +69,37 @@ async def stages_page(request: web.Request) -> web.StreamResponse:
     return await _stages_page(request)
 
 
-@requires(*ADMINS)
-async def stages_submit(request: web.Request) -> web.StreamResponse:
-    form = await _form(request)
+async def _apply(
+    request: web.Request,
+    actions: dict[str, StageAction],
+    add: Callable[[AsyncSession, dict[str, str], User], Awaitable[object]],
+) -> str | None:
+    """Does what the posted ``action`` asks; the refusal's message, translated, if refused."""
+    form = await posted(request)
     action = form.get("action", "")
     try:
         async with request.app[SERVICES].db() as session:
             if action == "add":
-                await pipeline.add_stage(session, form.get("name"), form.get("kind"), me(request))
-            elif action in _STAGE_ACTIONS:
-                await _STAGE_ACTIONS[action](session, _row_id(form), form, me(request))
+                await add(session, form, me(request))
+            elif action in actions:
+                await actions[action](session, _row_id(form), form, me(request))
             else:
                 raise FunnelError("Not a valid choice.")
             await session.commit()
     except FunnelError as exc:
-        return await _stages_page(request, _gettext(exc.message), status=400)
+        return gettext(exc.message)
+    return None
+
+
+@requires(*ADMINS)
+async def stages_submit(request: web.Request) -> web.StreamResponse:
+    error = await _apply(
+        request,
+        _STAGE_ACTIONS,
+        lambda s, f, u: pipeline.add_stage(s, f.get("name"), f.get("kind"), u),
+    )
+    if error is not None:
+        return await _stages_page(request, error, status=400)
     raise web.HTTPSeeOther("/admin/stages")
 
 
@@ -100,7 +108,7 @@ async def _reasons_page(
 ) -> web.StreamResponse:
     async with request.app[SERVICES].db() as session:
         reasons = await pipeline.refusal_reasons(session)
-    context = _context(request, reasons=reasons, error=error)
+    context = page_context(request, reasons=reasons, error=error)
     return aiohttp_jinja2.render_template("admin_reasons.html", request, context, status=status)
 
 
@@ -111,19 +119,11 @@ async def reasons_page(request: web.Request) -> web.StreamResponse:
 
 @requires(*ADMINS)
 async def reasons_submit(request: web.Request) -> web.StreamResponse:
-    form = await _form(request)
-    action = form.get("action", "")
-    try:
-        async with request.app[SERVICES].db() as session:
-            if action == "add":
-                await pipeline.add_reason(session, form.get("name"), me(request))
-            elif action in _REASON_ACTIONS:
-                await _REASON_ACTIONS[action](session, _row_id(form), form, me(request))
-            else:
-                raise FunnelError("Not a valid choice.")
-            await session.commit()
-    except FunnelError as exc:
-        return await _reasons_page(request, _gettext(exc.message), status=400)
+    error = await _apply(
+        request, _REASON_ACTIONS, lambda s, f, u: pipeline.add_reason(s, f.get("name"), u)
+    )
+    if error is not None:
+        return await _reasons_page(request, error, status=400)
     raise web.HTTPSeeOther("/admin/refusal-reasons")
 
 

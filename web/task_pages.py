@@ -11,9 +11,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy import select
 
-from callcenter.access import may_see_contact
-from callcenter.lookup import contact_name
-from callcenter.models import Contact, Task, TaskKind, TaskStatus, User
+from callcenter.form_errors import whole_number
+from callcenter.models import Task, TaskKind, TaskStatus, User
 from callcenter.task_board import operator_day, team_load, today_in
 from callcenter.task_edits import (
     TaskChange,
@@ -27,8 +26,9 @@ from callcenter.task_edits import (
 from callcenter.tasks import announce, task_payload
 from web import tasks_api
 from web.auth import ANYONE_SIGNED_IN, LEADERS, requires
+from web.client_access import chosen_client
 from web.json_api import int_param, me
-from web.pages import _context
+from web.pages import page_context
 from web.state import HUB, SERVICES
 from web.tasks_api import tasks_changed
 from web.templating import user_zone
@@ -66,7 +66,7 @@ async def my_day(request: web.Request) -> web.StreamResponse:
                 owner = found
         board = await operator_day(session, reader, owner.id, day, zone, now)
     query = {} if owner.id == reader.id else {"user": owner.id}
-    context = _context(
+    context = page_context(
         request,
         board=board,
         owner=owner,
@@ -115,7 +115,7 @@ async def new_task_submit(request: web.Request) -> web.StreamResponse:
         try:
             task = await create_task(session, actor, draft)
         except TaskInputError as exc:
-            return await _render_form(request, values, exc.fields, status=400)
+            return await _render_form(request, values, exc.errors, status=400)
         await session.commit()
         payload = await task_payload(session, task)
     _tell(request.app, actor, payload, task.remind_at)
@@ -147,7 +147,7 @@ async def load_page(request: web.Request) -> web.StreamResponse:
     now = datetime.now(UTC)
     async with request.app[SERVICES].db() as session:
         load = await team_load(session, user_zone(), now)
-    context = _context(request, load=load)
+    context = page_context(request, load=load)
     return aiohttp_jinja2.render_template("tasks/load.html", request, context)
 
 
@@ -185,17 +185,16 @@ def _draft(values: dict[str, str], actor: User, errors: dict[str, str]) -> TaskD
     remind_at = None
     if due_at is not None and remind in REMIND_CHOICES:
         remind_at = due_at - timedelta(minutes=remind)
-    assignee = values["assignee_id"]
-    contact = values["contact_id"]
+    assignee_id = whole_number(values["assignee_id"])
     if errors:
         return None
     return TaskDraft(
         kind=values["kind"],
         title=values["title"],
-        assignee_id=int(assignee) if assignee.isdigit() and len(assignee) < 18 else actor.id,
+        assignee_id=actor.id if assignee_id is None else assignee_id,
         due_at=due_at,
         remind_at=remind_at,
-        contact_id=int(contact) if contact.isdigit() and len(contact) < 18 else None,
+        contact_id=whole_number(values["contact_id"]),
         notes=values["notes"],
     )
 
@@ -205,11 +204,7 @@ async def _render_form(
 ) -> web.StreamResponse:
     reader = me(request)
     async with request.app[SERVICES].db() as session:
-        contact = None
-        if values["contact_id"].isdigit() and len(values["contact_id"]) < 18:
-            found = await session.get(Contact, int(values["contact_id"]))
-            if found is not None and await may_see_contact(session, reader, found):
-                contact = {"id": found.id, "name": contact_name(found)}
+        contact = await chosen_client(session, reader, values["contact_id"])
         if is_leader(reader):
             rows = await session.execute(
                 select(User.id, User.full_name)
@@ -221,7 +216,7 @@ async def _render_form(
             assignees = [{"id": reader.id, "name": reader.full_name}]
     if contact is None:
         values = {**values, "contact_id": ""}
-    context = _context(
+    context = page_context(
         request,
         values=values,
         errors=errors,
@@ -250,7 +245,7 @@ async def _change(request: web.Request, values: dict[str, Any]) -> web.StreamRes
                 session, actor, task, TaskChange(values), datetime.now(UTC)
             )
         except TaskInputError as exc:
-            raise web.HTTPConflict(text="; ".join(exc.fields.values())) from None
+            raise web.HTTPConflict(text="; ".join(exc.errors.values())) from None
         await session.commit()
         payload = await task_payload(session, task) if reassigned else None
     if payload is not None:

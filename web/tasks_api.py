@@ -23,7 +23,7 @@ from callcenter.task_edits import (
 )
 from callcenter.tasks import MAX_TITLE, announce, task_payload
 from web.auth import ANYONE_SIGNED_IN, requires
-from web.json_api import error_response, int_param, json_body, me, refusal
+from web.json_api import error_response, int_param, invalid_input, json_body, me, refusal
 from web.openapi import documented
 from web.state import HUB, SERVICES
 from web.templating import user_zone
@@ -82,13 +82,13 @@ async def list_tasks(request: web.Request) -> web.StreamResponse:
     if status == "all":
         status = None
     elif status not in STATUSES:
-        return _bad("bad filter", {"status": "open, done, cancelled or all"})
+        return error_response(400, "bad filter", status="open, done, cancelled or all")
     between = None
     if "day" in request.query:
         try:
             between = day_bounds(date.fromisoformat(request.query["day"]), user_zone())
         except ValueError:
-            return _bad("bad filter", {"day": "a date like 2026-12-25"})
+            return error_response(400, "bad filter", day="a date like 2026-12-25")
     async with request.app[SERVICES].db() as session:
         lines = await task_list(
             session,
@@ -118,12 +118,12 @@ async def create(request: web.Request) -> web.StreamResponse:
         notes=_text(body, "notes", errors),
     )
     if errors:
-        return _bad("the task was not created", errors)
+        return error_response(400, "the task was not created", **errors)
     async with request.app[SERVICES].db() as session:
         try:
             task = await create_task(session, actor, draft)
         except TaskInputError as exc:
-            return _bad("the task was not created", exc.fields)
+            return invalid_input(exc, "the task was not created")
         await session.commit()
         payload = await task_payload(session, task)
         line = await task_line(session, actor, task, datetime.now(UTC))
@@ -150,7 +150,7 @@ async def patch(request: web.Request) -> web.StreamResponse:
         else:
             values[name] = _text(body, name, errors)
     if errors:
-        return _bad("the task was not changed", errors)
+        return error_response(400, "the task was not changed", **errors)
     async with request.app[SERVICES].db() as session:
         task = await session.get(Task, task_id, with_for_update=True)
         if task is None:
@@ -163,7 +163,7 @@ async def patch(request: web.Request) -> web.StreamResponse:
                 session, actor, task, TaskChange(values), datetime.now(UTC)
             )
         except TaskInputError as exc:
-            return _bad("the task was not changed", exc.fields)
+            return invalid_input(exc, "the task was not changed")
         await session.commit()
         payload = await task_payload(session, task)
         line = await task_line(session, actor, task, datetime.now(UTC))
@@ -185,11 +185,6 @@ def tasks_changed(app: web.Application, remind_at: datetime | None) -> None:
     loop = app.get(REMINDERS)
     if loop is not None:
         loop.wake(remind_at)
-
-
-def _bad(message: str, fields: dict[str, str]) -> web.Response:
-    # not error_response(**fields): a field may be called "status"
-    return web.json_response({"error": message, "fields": fields}, status=400)
 
 
 async def _object(request: web.Request, allowed: set[str]) -> dict[str, Any]:

@@ -18,7 +18,8 @@ current_language: ContextVar[str] = ContextVar("current_language", default="ru")
 current_time_zone: ContextVar[str] = ContextVar("current_time_zone", default="Europe/Moscow")
 
 
-def _gettext(message: str) -> str:
+def gettext(message: str) -> str:
+    """A message id in the language of the request being answered."""
     return translations(current_language.get()).gettext(message)
 
 
@@ -52,5 +53,5 @@ def setup_templates(app: web.Application) -> None:
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
     )
-    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["localtime"] = localtime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,10 +98,15 @@ async def test_click_to_dial_a_missed_caller_closes_the_callback(
         await pop.wait_for(timeout=8000)
         await page.locator("[data-testid=pop][data-state=wrapup]").wait_for(timeout=15000)
 
-    async with db() as session:
-        outbound = (
-            await session.execute(select(Call).where(Call.direction == "outbound"))
-        ).scalar_one()
-        task = (await session.execute(select(Task))).scalar_one()
+    # the pop turns to wrap-up on the hangup event; the call log writes the row beside it
+    for _ in range(50):
+        async with db() as session:
+            outbound = (
+                await session.execute(select(Call).where(Call.direction == "outbound"))
+            ).scalar_one()
+            task = (await session.execute(select(Task))).scalar_one()
+        if outbound.ended_at is not None and task.status == "done":
+            break
+        await asyncio.sleep(0.1)
     assert outbound.caller_e164 == "+79160000001" and outbound.result == "answered"
     assert task.status == "done"
