@@ -38,11 +38,17 @@
     return node;
   }
 
+  // times as the user's profile says (their zone), not the browser's
+  const timeZone = document.body.dataset.timeZone || undefined;
+
   function when(iso) {
     if (!iso) return "";
-    return new Date(iso).toLocaleString(language === "en" ? "en-GB" : "ru-RU", {
-      day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit",
-    });
+    const options = { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" };
+    try {
+      return new Date(iso).toLocaleString(language === "en" ? "en-GB" : "ru-RU", { ...options, timeZone });
+    } catch (e) {  // a zone this browser does not know
+      return new Date(iso).toLocaleString(language === "en" ? "en-GB" : "ru-RU", options);
+    }
   }
 
   // -- toasts: kept in sessionStorage until closed, so moving to another page keeps them
