@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from ami.actions import UnsafeAmiValue
 from ami.link import AmiLink, LinkState
 from callcenter.telephony import (
+    CustomerCall,
     OriginateAccepted,
     OriginateRequest,
     QueueCallerState,
@@ -36,6 +37,9 @@ VARIABLE_VALUE = re.compile(r"^[\w .:@+/=-]{0,256}$")
 # field separator) and no characters Asterisk treats specially in CallerID
 TEXT = re.compile(r'^[^\x00-\x1f\x7f|<>"\\]{0,80}$')
 CALLER_ID = re.compile(r'^[^\x00-\x1f\x7f|<>"\\]{0,64}(?: ?<\+?[0-9]{1,20}>)?$')
+# the dialer's attempt ids ("dial-<lead>-<hex>"): an ActionID and a channel variable
+REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,80}$")
+MAX_PENALTY = 2**31 - 1
 
 
 class AmiTelephony:
@@ -45,12 +49,18 @@ class AmiTelephony:
         *,
         originate_context: str,
         technology: str = "PJSIP",
+        dialer_context: str = "dialer-auto",
+        trunk: str = "trunk",
     ) -> None:
         _check(CONTEXT, originate_context, "dialplan context")
         _check(TECHNOLOGY, technology, "channel technology")
+        _check(CONTEXT, dialer_context, "dialplan context")
+        _check(ENDPOINT, trunk, "trunk")
         self._link = link
         self._context = originate_context
         self._technology = technology
+        self._dialer_context = dialer_context
+        self._trunk = trunk
 
     @property
     def state(self) -> TelephonyState:
@@ -68,9 +78,7 @@ class AmiTelephony:
         _check(CALLER_ID, request.caller_id, "caller id")
         if not 1 <= request.timeout_seconds <= 600:
             raise UnsafeAmiValue(f"bad originate timeout {request.timeout_seconds!r}")
-        for name, value in request.variables.items():
-            _check(VARIABLE, name, "channel variable name")
-            _check(VARIABLE_VALUE, value, f"value of {name}")
+        _check_variables(request.variables)
         action_id = "cc-" + secrets.token_hex(8)
         fields: dict[str, object] = {
             "Action": "Originate",
@@ -90,6 +98,75 @@ class AmiTelephony:
         reply = await self._link.send(fields, as_list=False)
         _raise_unless_success(reply, "Originate")
         return OriginateAccepted(request_id=action_id)
+
+    async def call_customer(self, call: CustomerCall) -> OriginateAccepted:
+        """Ring the customer through the trunk; on answer the dialer context takes over.
+
+        The ActionID is the caller's ``request_id``; the outcome arrives as events
+        (``OriginateResponse``, the channel's ``Hangup`` with its cause).
+        """
+        _check(NUMBER, call.number, "number")
+        _check(REQUEST_ID, call.request_id, "request id")
+        _check(CALLER_ID, call.caller_id, "caller id")
+        if not 15 <= call.ring_seconds <= 120:
+            # the law: ring at least 15 s before giving up on a customer
+            raise UnsafeAmiValue(f"bad ring time {call.ring_seconds!r}")
+        _check_variables(call.variables)
+        number = call.number.lstrip("+")
+        fields: dict[str, object] = {
+            "Action": "Originate",
+            "ActionID": call.request_id,
+            "Channel": f"{self._technology}/{number}@{self._trunk}",
+            "Context": self._dialer_context,
+            "Exten": number,
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": str(call.ring_seconds * 1000),
+        }
+        if call.caller_id:
+            fields["CallerID"] = call.caller_id
+        if call.variables:
+            fields["Variable"] = [f"{k}={v}" for k, v in call.variables.items()]
+        reply = await self._link.send(fields, as_list=False)
+        _raise_unless_success(reply, "Originate")
+        return OriginateAccepted(request_id=call.request_id)
+
+    async def queue_add(
+        self, queue: str, endpoint: str, *, penalty: int, paused: bool, member_name: str = ""
+    ) -> None:
+        _check(ENDPOINT, endpoint, "endpoint")
+        fields: dict[str, object] = {
+            "Action": "QueueAdd",
+            "Queue": _check(QUEUE, queue, "queue"),
+            "Interface": self._device(endpoint),
+            "Penalty": str(_penalty(penalty)),
+            "Paused": "true" if paused else "false",
+        }
+        if member_name:
+            fields["MemberName"] = _check(ENDPOINT, member_name, "member name")
+        reply = await self._link.send(fields, as_list=False)
+        _raise_unless_success(reply, "QueueAdd")
+
+    async def queue_remove(self, queue: str, endpoint: str) -> None:
+        _check(ENDPOINT, endpoint, "endpoint")
+        fields = {
+            "Action": "QueueRemove",
+            "Queue": _check(QUEUE, queue, "queue"),
+            "Interface": self._device(endpoint),
+        }
+        reply = await self._link.send(fields, as_list=False)
+        _raise_unless_success(reply, "QueueRemove")
+
+    async def queue_penalty(self, queue: str, endpoint: str, penalty: int) -> None:
+        _check(ENDPOINT, endpoint, "endpoint")
+        fields = {
+            "Action": "QueuePenalty",
+            "Queue": _check(QUEUE, queue, "queue"),
+            "Interface": self._device(endpoint),
+            "Penalty": str(_penalty(penalty)),
+        }
+        reply = await self._link.send(fields, as_list=False)
+        _raise_unless_success(reply, "QueuePenalty")
 
     async def queue_pause(
         self, endpoint: str, paused: bool, reason: str = "", *, queue: str | None = None
@@ -140,6 +217,7 @@ def queue_report(messages: list[Mapping[str, object]]) -> QueueReport:
                     # AST_DEVICE_NOT_INUSE
                     available=_text(m, "Status") == "1",
                     calls_taken=_int(m, "CallsTaken"),
+                    penalty=_int(m, "Penalty"),
                 )
             )
         elif event == "QueueEntry":
@@ -154,6 +232,18 @@ def queue_report(messages: list[Mapping[str, object]]) -> QueueReport:
                 )
             )
     return QueueReport(tuple(members), tuple(callers))
+
+
+def _check_variables(variables: Mapping[str, str]) -> None:
+    for name, value in variables.items():
+        _check(VARIABLE, name, "channel variable name")
+        _check(VARIABLE_VALUE, value, f"value of {name}")
+
+
+def _penalty(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PENALTY:
+        raise UnsafeAmiValue(f"bad queue penalty {value!r}")
+    return value
 
 
 def _check(pattern: re.Pattern[str], value: str, what: str) -> str:

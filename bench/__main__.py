@@ -18,6 +18,7 @@ BENCHMARKS = {
     "csv_import": "bench.csv_import",
     "contact_search": "bench.contact_search",
     "dialer_simulation": "bench.dialer_simulation",
+    "originate_rate": "bench.originate_rate",
 }
 
 

@@ -13,13 +13,23 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import ad_channels, missed_calls
 from callcenter.devices import DeviceDirectory
-from callcenter.models import Call, CallLeg, ContactPhone, Interaction, TrackingNumber
+from callcenter.dialer_calls import dialer_call
+from callcenter.models import (
+    Call,
+    CallAttempt,
+    CallLeg,
+    Campaign,
+    ContactPhone,
+    Interaction,
+    Lead,
+    TrackingNumber,
+)
 from callcenter.phones import to_e164
 from callcenter.tracking import TrackedCall
 
@@ -128,6 +138,12 @@ class CallLog:
                 await self._add_to_timeline(session, call_id)
                 await missed_calls.after_call(session, call_id)
                 await ad_channels.after_call(session, call_id)
+        if dialer_call(call.variables) is not None:
+            # a transaction of its own: the call's row holds its lead's key (the foreign
+            # key) until commit, and the dialer locks lead then attempt; the other order
+            # in one transaction deadlocks with it
+            async with self._db() as session, session.begin():
+                await _link_attempt(session, call, call_id)
         return call_id
 
     async def _upsert_call(self, session: AsyncSession, call: TrackedCall) -> int:
@@ -157,9 +173,23 @@ class CallLog:
             "result": call.result,
             "hangup_cause": call.hangup_cause,
         }
+        dialled = dialer_call(call.variables)
+        if dialled is not None:
+            # subqueries: a campaign or lead deleted meanwhile is NULL, never a failed write
+            values["campaign_id"] = (
+                select(Campaign.id).where(Campaign.id == dialled.campaign_id).scalar_subquery()
+            )
+            values["lead_id"] = (
+                select(Lead.id)
+                .where(Lead.id == dialled.lead_id, Lead.campaign_id == dialled.campaign_id)
+                .scalar_subquery()
+            )
         statement = insert(Call).values(values)
         new = statement.excluded
-        keep_first = ("caller_number", "caller_e164", "caller_name", "did", "tracking_number_id")
+        keep_first = (
+            *("caller_number", "caller_e164", "caller_name", "did", "tracking_number_id"),
+            *("campaign_id", "lead_id"),
+        )
         take_newest = ("queue_name", "answered_by_id", "answered_at", "ended_at", "wait_seconds")
         updates: dict[str, Any] = {k: func.coalesce(getattr(Call, k), new[k]) for k in keep_first}
         updates |= {k: func.coalesce(new[k], getattr(Call, k)) for k in take_newest}
@@ -207,3 +237,15 @@ class CallLog:
                     payload={"direction": direction, "result": result},
                 )
             )
+
+
+async def _link_attempt(session: AsyncSession, call: TrackedCall, call_id: int) -> None:
+    """A dialer call: its attempt points at the call row."""
+    dialled = dialer_call(call.variables)
+    if dialled is None:
+        return
+    await session.execute(
+        update(CallAttempt)
+        .where(CallAttempt.action_id == dialled.attempt, CallAttempt.call_id.is_(None))
+        .values(call_id=call_id)
+    )

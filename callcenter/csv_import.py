@@ -264,6 +264,7 @@ async def import_contacts(
     on_progress: Progress | None = None,
     progress_every: int = BATCH_ROWS,
     limits: Limits | None = None,
+    import_id: int | None = None,
 ) -> ImportReport:
     """Import contacts from a CSV file; raises CsvFormatError (or ValueError for a bad
     mapping) when the file as a whole cannot be imported, having imported nothing."""
@@ -279,6 +280,15 @@ async def import_contacts(
             await _stage_all(pg, batches, progress_every, on_progress)
             for statement in FINISH:
                 await session.execute(text(statement))
+            if import_id is not None:
+                # the import's own clients, so that it can become a campaign's dial list
+                await session.execute(
+                    text(
+                        "UPDATE contacts SET import_id = :import_id"
+                        " WHERE id IN (SELECT contact_id FROM import_new)"
+                    ),
+                    {"import_id": import_id},
+                )
             created = await session.scalar(text("SELECT count(*) FROM import_new")) or 0
             duplicates = await session.scalar(
                 text("SELECT count(*) FROM import_rows WHERE dup_key IS NOT NULL")

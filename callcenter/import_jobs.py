@@ -210,7 +210,12 @@ async def run_import(
     """Import the upload, then record the outcome on the row; the file is removed after."""
     try:
         report = await import_contacts(
-            db, upload.path, mapping, region=region, on_progress=progress.update
+            db,
+            upload.path,
+            mapping,
+            region=region,
+            on_progress=progress.update,
+            import_id=import_id,
         )
     except asyncio.CancelledError:
         # the import's transaction rolled back: say so before letting the cancel through

@@ -61,6 +61,9 @@ class _CallPipeline:
     def __init__(self) -> None:
         self.steps: asyncio.Queue[Step | None] = asyncio.Queue()
         self.lookup: asyncio.Task[Lookup] | None = None
+        self.number = ""  # the number being looked up
+        # earlier lookups of a number that changed: a step may still await one
+        self.superseded: list[asyncio.Task[Lookup]] = []
         self.popped_users: set[int] = set()
         self.task: asyncio.Task[None] | None = None
 
@@ -109,7 +112,7 @@ class ScreenPops:
     async def close(self) -> None:
         tasks = []
         for pipeline in self._calls.values():
-            for task in (pipeline.task, pipeline.lookup):
+            for task in (pipeline.task, pipeline.lookup, *pipeline.superseded):
                 if task is not None:
                     task.cancel()
                     tasks.append(task)
@@ -120,14 +123,21 @@ class ScreenPops:
         pipeline = self._calls.get(call.linkedid)
         if pipeline is None:
             pipeline = self._calls[call.linkedid] = _CallPipeline()
-            pipeline.lookup = asyncio.create_task(
-                lookup_caller(
-                    self._db, call.caller_number, self._region, deadline=LATE_LOOKUP_SECONDS
-                ),
-                name=f"lookup-{call.linkedid}",
-            )
+            self._look_up(pipeline, call)
             pipeline.task = asyncio.create_task(self._run(pipeline), name=f"pop-{call.linkedid}")
+        elif call.caller_number != pipeline.number:
+            # a dialer call's number is known only from its second event on
+            if pipeline.lookup is not None:
+                pipeline.superseded.append(pipeline.lookup)
+            self._look_up(pipeline, call)
         return pipeline
+
+    def _look_up(self, pipeline: _CallPipeline, call: TrackedCall) -> None:
+        pipeline.number = call.caller_number
+        pipeline.lookup = asyncio.create_task(
+            lookup_caller(self._db, call.caller_number, self._region, deadline=LATE_LOOKUP_SECONDS),
+            name=f"lookup-{call.linkedid}",
+        )
 
     def _enqueue(self, call: TrackedCall, step: Step) -> None:
         self._pipeline(call).steps.put_nowait(step)
@@ -140,8 +150,9 @@ class ScreenPops:
                 except Exception:
                     log.exception("screen-pop step failed")
         finally:
-            if pipeline.lookup is not None and not pipeline.lookup.done():
-                pipeline.lookup.cancel()
+            for lookup in (pipeline.lookup, *pipeline.superseded):
+                if lookup is not None and not lookup.done():
+                    lookup.cancel()
 
     # -- steps -------------------------------------------------------------------------
     async def _lookup_within_deadline(self, pipeline: _CallPipeline, call: TrackedCall) -> Lookup:

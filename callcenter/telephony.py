@@ -37,6 +37,24 @@ class OriginateRequest:
 
 
 @dataclass(frozen=True)
+class CustomerCall:
+    """The automatic dialer's call: ring the customer at ``number`` first.
+
+    Once they answer, the server's dialer context connects them to a ready
+    operator of the campaign, or, when none is free within the grace, plays a
+    short message and hangs up (an abandoned call). ``request_id`` becomes the
+    ActionID, so the ``OriginateResponse`` names the attempt; ``variables``
+    with a ``__`` prefix reach every leg of the call.
+    """
+
+    number: str
+    request_id: str
+    caller_id: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+    ring_seconds: int = 25
+
+
+@dataclass(frozen=True)
 class OriginateAccepted:
     """The telephony system took the request; the outcome arrives as call events."""
 
@@ -55,6 +73,7 @@ class QueueMemberState:
     available: bool
     """Registered and not busy or ringing (the PBX's device state)."""
     calls_taken: int
+    penalty: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,3 +106,27 @@ class Telephony(Protocol):
         ...
 
     async def queue_status(self, queue: str | None = None) -> QueueReport: ...
+
+
+class DialerTelephony(Protocol):
+    """What the automatic dialer needs: customer-first calls and its queue's members.
+
+    The dialer's answered calls wait in one queue; a campaign's operators are its
+    members with the campaign's id as penalty, and each call asks for exactly that
+    penalty, so a call reaches only its own campaign's operators.
+    """
+
+    @property
+    def state(self) -> TelephonyState: ...
+
+    async def call_customer(self, call: CustomerCall) -> OriginateAccepted: ...
+
+    async def queue_status(self, queue: str | None = None) -> QueueReport: ...
+
+    async def queue_add(
+        self, queue: str, endpoint: str, *, penalty: int, paused: bool, member_name: str = ""
+    ) -> None: ...
+
+    async def queue_remove(self, queue: str, endpoint: str) -> None: ...
+
+    async def queue_penalty(self, queue: str, endpoint: str, penalty: int) -> None: ...

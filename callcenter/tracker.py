@@ -137,6 +137,7 @@ class _Call:
     dial_results: dict[str, str] = field(default_factory=dict)  # target uniqueid -> status
     outbound_number: tuple[datetime, str] | None = None
     originate_exten: str = ""
+    originated_number: str = ""  # what Asterisk dialled for an Originate (dial string)
     transferred_at: datetime | None = None
     # uniqueids of the channels an attended transfer connected the customer to
     transfer_targets: set[str] = field(default_factory=set)
@@ -307,6 +308,8 @@ class CallTracker:
         caller = None
         if event.caller is None:
             target.originated = True
+            if not call.originated_number:
+                call.originated_number = _dialled_number(None, event.dial_string)
         else:
             caller = self._leg(call, event.caller, at)
             if not target.operator and caller.operator:
@@ -547,6 +550,10 @@ class CallTracker:
                 else call.originate_exten or (first.exten if first.exten else "")
             )
             name = customer.name if customer is not None and customer.name != number else ""
+        elif direction == "outbound" and first is not None and first.originated:
+            # the dialer rang the customer first: that channel's caller ID is our own
+            number = call.originated_number or call.originate_exten or first.number
+            name = ""
         else:
             number = first.number if first is not None else ""
             name = first.name if first is not None else ""

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from callcenter.events import OriginateFinished
+
 Direction = Literal["inbound", "outbound", "internal"]
 # values of calls.result in the database
 Result = Literal[
@@ -93,11 +95,24 @@ class CallObserver(Protocol):
     def call_ended(self, call: TrackedCall) -> None: ...
 
 
+class CallFollower(CallObserver, Protocol):
+    """An observer that also hears how Originates ended and when the link came back
+    (the dialer engine). Like every observer it only records: it never blocks."""
+
+    def originate_finished(self, event: OriginateFinished) -> None: ...
+
+    def resynced(self, live_linkedids: set[str], taken_at: datetime) -> None:
+        """The AMI link (re)connected; these calls were live in the PBX at ``taken_at``."""
+
+
 class CallObservers:
     """Several observers as one, told in order (the call log first, then the pops)."""
 
     def __init__(self, observers: list[CallObserver]) -> None:
         self._observers = observers
+
+    def add(self, observer: CallObserver) -> None:
+        self._observers.append(observer)
 
     def call_started(self, call: TrackedCall) -> None:
         for observer in self._observers:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import case, exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.models import AttemptOutcome, CallAttempt, Lead, LeadStatus
+from dialer.leads import CALLBACK_REQUESTED
 
 
 async def settle_interrupted_attempts(session: AsyncSession, now: datetime) -> int:
@@ -45,3 +46,37 @@ async def settle_interrupted_attempts(session: AsyncSession, now: datetime) -> i
             )
         )
     return len(interrupted)
+
+
+DIALER_HOLDER_PREFIX = "dialer-"
+
+
+async def release_dialer_claims(session: AsyncSession, now: datetime) -> int:
+    """Leads an earlier dialer claimed but never dialled go back to the list; how many.
+
+    Run after ``settle_interrupted_attempts``: a lead with an attempt is settled there.
+    """
+    pending = exists().where(
+        CallAttempt.lead_id == Lead.id,
+        CallAttempt.outcome == AttemptOutcome.PENDING,
+        CallAttempt.ended_at.is_(None),
+    )
+    released = await session.execute(
+        update(Lead)
+        .where(
+            Lead.status == LeadStatus.IN_PROGRESS,
+            Lead.locked_by.startswith(DIALER_HOLDER_PREFIX, autoescape=True),
+            ~pending,
+        )
+        .values(
+            status=case(
+                (Lead.last_result == CALLBACK_REQUESTED, LeadStatus.CALLBACK),
+                else_=LeadStatus.NEW,
+            ),
+            locked_at=None,
+            locked_by=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(released, "rowcount", 0) or 0)

@@ -125,10 +125,16 @@ def retry_delay(campaign_delays: Any, result: str) -> timedelta:
 
 
 async def apply_outcome(
-    session: AsyncSession, attempt: CallAttempt, outcome: AttemptOutcome, now: datetime
+    session: AsyncSession,
+    attempt: CallAttempt,
+    outcome: AttemptOutcome,
+    now: datetime,
+    *,
+    ended_at: datetime | None = None,
 ) -> bool:
     """Close a pending attempt and move its lead on; False when it was settled already.
 
+    ``ended_at``: when the call really ended, if known (it is settled a little later).
     Settling twice is harmless (an event replayed, recovery first): only the first counts.
     """
     if outcome == AttemptOutcome.PENDING:
@@ -140,7 +146,7 @@ async def apply_outcome(
             CallAttempt.outcome == AttemptOutcome.PENDING,
             CallAttempt.ended_at.is_(None),
         )
-        .values(outcome=outcome, ended_at=now)
+        .values(outcome=outcome, ended_at=min(ended_at or now, now))
         .returning(CallAttempt.id)
         .execution_options(synchronize_session="fetch")
     )

@@ -9,6 +9,7 @@ from aiohttp import web
 from web import (
     admin_pages,
     calls_api,
+    campaign_pages,
     channels_admin,
     client_pages,
     clients_pages,
@@ -18,6 +19,7 @@ from web import (
     leads_api,
     openapi,
     pages,
+    preview_pages,
     profile_pages,
     segment_pages,
     task_pages,
@@ -52,5 +54,7 @@ def create_app(services: WebServices, hub: Hub | None = None) -> web.Application
     task_pages.add_routes(app)
     deal_pages.add_routes(app)
     client_pages.add_routes(app)  # the client card, its API and call recordings
+    campaign_pages.add_routes(app)
+    preview_pages.add_routes(app)
     app.router.add_static("/static", Path(__file__).parent / "static")
     return app

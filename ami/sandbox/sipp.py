@@ -285,11 +285,12 @@ class Phone(SippProcess):
         talk_ms: int | None = None,
         name: str | None = None,
         local_ip: str = LOCAL_IP,
+        template: str = "phone_uas.xml",
     ) -> None:
         self.port = port
         self.ring_ms = ring_ms if answer else FOREVER_MS
         self.talk_ms = talk_ms if talk_ms is not None else FOREVER_MS
-        scenario = render("phone_uas.xml", ring_ms=self.ring_ms, talk_ms=self.talk_ms)
+        scenario = render(template, ring_ms=self.ring_ms, talk_ms=self.talk_ms)
         # no -m: take calls until stopped
         args = ["-i", local_ip, "-p", str(port)]
         super().__init__(name or f"phone-{port}", workdir, scenario, args)
@@ -332,8 +333,14 @@ class Phone(SippProcess):
         ring_ms: int = 2000,
         answer: bool = True,
         talk_ms: int | None = None,
+        by_number: bool = False,
     ) -> Phone:
-        """The simulated customers behind the trunk (every outgoing call rings here)."""
+        """The simulated customers behind the trunk (every outgoing call rings here).
+
+        ``by_number``: what each customer does depends on the number dialled
+        (``scenarios/customers_uas.xml``): 7495486... busy, 7495603... declines,
+        7495403... forbidden, 7495180... rings until given up; others answer.
+        """
         return cls(
             CUSTOMERS_PORT,
             workdir,
@@ -341,6 +348,7 @@ class Phone(SippProcess):
             answer=answer,
             talk_ms=talk_ms,
             name="customers",
+            template="customers_uas.xml" if by_number else "phone_uas.xml",
         )
 
 

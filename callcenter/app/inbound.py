@@ -13,11 +13,11 @@ from ami.translate import translate
 from callcenter.agent_state import state_payload
 from callcenter.call_log import CallLog
 from callcenter.devices import DeviceDirectory
-from callcenter.events import QueueMemberPaused
+from callcenter.events import OriginateFinished, QueueMemberPaused
 from callcenter.notify import Notifier
 from callcenter.screen_pop import ScreenPops
 from callcenter.tracker import CallTracker
-from callcenter.tracking import CallObservers
+from callcenter.tracking import CallFollower, CallObservers
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,14 @@ class InboundPipeline:
         self.pops = ScreenPops(db, self.devices, notifier, region=region)
         self._notifier = notifier
         # the call log first: its row exists by the time anyone wraps the call up
-        self.tracker = CallTracker(CallObservers([self.call_log, self.pops]))
+        self._observers = CallObservers([self.call_log, self.pops])
+        self._followers: list[CallFollower] = []
+        self.tracker = CallTracker(self._observers)
+
+    def follow(self, follower: CallFollower) -> None:
+        """Tell ``follower`` (the dialer engine) of every call after the log and the pops."""
+        self._observers.add(follower)
+        self._followers.append(follower)
 
     async def run(self, link: AmiLink) -> None:
         """Consume the link's events until cancelled; owns the call log writer."""
@@ -45,6 +52,9 @@ class InboundPipeline:
                 if isinstance(event, QueueMemberPaused):
                     self._agent_paused(event)
                     continue
+                if isinstance(event, OriginateFinished):
+                    for follower in self._followers:
+                        follower.originate_finished(event)
                 try:
                     self.tracker.handle(event)
                 except Exception:
@@ -56,7 +66,10 @@ class InboundPipeline:
 
     async def resync(self, snapshot: LiveSnapshot) -> None:
         """After every (re)connect: calls Asterisk no longer has ended while we were away."""
-        self.tracker.reconcile(snapshot.linkedids(), snapshot.taken_at)
+        live = snapshot.linkedids()
+        self.tracker.reconcile(live, snapshot.taken_at)
+        for follower in self._followers:
+            follower.resynced(live, snapshot.taken_at)
         await self.devices.reload()
 
     def _agent_paused(self, event: QueueMemberPaused) -> None:

@@ -7,10 +7,8 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami.agi import routing_server
 from ami.link import AmiLink
@@ -21,8 +19,10 @@ from callcenter.embedded_db import embedded_postgres
 from callcenter.migrate import upgrade
 from callcenter.reminders import ReminderLoop
 from callcenter.settings import Settings
-from dialer.recovery import settle_interrupted_attempts
+from dialer.desk import Desk
+from dialer.engine import DialerEngine
 from web.app import create_app
+from web.campaign_pages import DIALER_DESK
 from web.hub import Hub
 from web.state import WebServices
 from web.tasks_api import REMINDERS
@@ -81,7 +81,6 @@ async def serve(
         engine = database.make_engine(database_url, pool_pre_ping=False)
         stack.push_async_callback(engine.dispose)
         db = database.make_sessionmaker(engine)
-        await _settle_dialer(db)
 
         hub = Hub()
         inbound = InboundPipeline(db, hub, region=settings.default_region)
@@ -95,6 +94,9 @@ async def serve(
         await link.start()
         stack.push_async_callback(link.stop)
         telephony = AmiTelephony(link, originate_context=ORIGINATE_CONTEXT)
+        # settles what an earlier dialer left in flight once it is elected
+        dialer = DialerEngine(db, telephony)
+        inbound.follow(dialer)
 
         # personal-manager routing: the FastAGI server the inbound dialplan asks
         # before Queue(); its open requests are cancelled on exit
@@ -103,6 +105,7 @@ async def serve(
         )
 
         app = create_app(WebServices(settings, db, telephony), hub)
+        app[DIALER_DESK] = Desk()  # campaign controls and preview dialling
         reminders = ReminderLoop(db, hub)
         app[REMINDERS] = reminders  # the task pages wake it for a sooner reminder
         runner = web.AppRunner(app, access_log=None)
@@ -116,22 +119,15 @@ async def serve(
         async with asyncio.TaskGroup() as tasks:
             listener = tasks.create_task(inbound.run(link), name="ami-listener")
             reminding = tasks.create_task(reminders.run(), name="task-reminders")
+            dialling = tasks.create_task(dialer.run(), name="dialer")
             if on_ready is not None:
                 await on_ready(address)
             await stop.wait()
             listener.cancel()
             reminding.cancel()
+            dialling.cancel()
             await hub.close()
     log.info("stopped")
-
-
-async def _settle_dialer(db: async_sessionmaker[AsyncSession]) -> None:
-    # one process per PBX runs the dialer; campaigns' pacing joins it here
-    async with db() as session:
-        settled = await settle_interrupted_attempts(session, datetime.now(UTC))
-        await session.commit()
-    if settled:
-        log.warning("%d dialer attempts were in flight at the last stop: marked unknown", settled)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -6,7 +6,17 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.models.base import (
@@ -99,6 +109,11 @@ class Campaign(CreatedAtMixin, UpdatedAtMixin, Base):
     lines_per_operator: Mapped[Decimal] = mapped_column(Numeric(4, 2), server_default=text("1"))
     max_lines: Mapped[int | None] = mapped_column(Integer)
     amd_enabled: Mapped[bool] = mapped_column(server_default=text("false"))
+    disposition_codes: Mapped[list[str]] = mapped_column(
+        ARRAY(Text),
+        server_default=text("'{}'::text[]"),
+        comment="results the operator may pick; empty = every active one",
+    )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 

@@ -134,6 +134,11 @@ class Contact(CreatedAtMixin, UpdatedAtMixin, Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
     time_zone: Mapped[str | None]
     region: Mapped[str | None]
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_imports.id", ondelete="SET NULL"),
+        index=True,
+        comment="the CSV import that created it: a dial list can be made of one",
+    )
     # a merged duplicate is kept (its history still points at it) and forwards here
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True

@@ -14,8 +14,10 @@ from callcenter import auth
 from callcenter.models import User
 from callcenter.settings import load_settings
 from callcenter.users import add_user
+from dialer.desk import Desk
 from tests.integration.test_web import unconnected_telephony
 from web.app import create_app
+from web.campaign_pages import DIALER_DESK
 from web.hub import Hub
 from web.state import WebServices
 
@@ -66,7 +68,9 @@ async def web_client(
 ) -> TestClient[Any, Any]:
 
     services = WebServices(load_settings({}), db, unconnected_telephony())
-    return await aiohttp_client(create_app(services, hub))
+    app = create_app(services, hub)
+    app[DIALER_DESK] = Desk()  # as callcenter.app.runtime wires it
+    return await aiohttp_client(app)
 
 
 async def sign_in(client: TestClient[Any, Any], login: str, password: str = PASSWORD) -> Any:

@@ -23,9 +23,11 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from callcenter import auth, database
 from callcenter.settings import load_settings
 from callcenter.users import add_user
+from dialer.desk import Desk
 from tests.conftest import free_tcp_port
 from tests.integration.test_web import unconnected_telephony
 from web.app import create_app
+from web.campaign_pages import DIALER_DESK
 from web.openapi import OPENAPI_PATH, build_document
 from web.state import WebServices
 
@@ -66,6 +68,7 @@ class ThreadedApi:
             self.token = await auth.issue_api_token(session, admin, "schemathesis")
             await session.commit()
         self.app = create_app(WebServices(load_settings({}), db, unconnected_telephony()))
+        self.app[DIALER_DESK] = Desk()  # as callcenter.app.runtime wires it
         self._runner = web.AppRunner(self.app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
