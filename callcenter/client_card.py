@@ -183,9 +183,14 @@ async def contact_definitions(
     session: AsyncSession, *, active_only: bool = True
 ) -> list[CustomFieldDefinition]:
     """The admin-defined fields of contacts, in their display order."""
-    query = select(CustomFieldDefinition).where(
-        CustomFieldDefinition.entity == CustomFieldEntity.CONTACT.value
-    )
+    return await field_definitions(session, CustomFieldEntity.CONTACT, active_only=active_only)
+
+
+async def field_definitions(
+    session: AsyncSession, entity: CustomFieldEntity, *, active_only: bool = True
+) -> list[CustomFieldDefinition]:
+    """The admin-defined fields of contacts or of companies, in their display order."""
+    query = select(CustomFieldDefinition).where(CustomFieldDefinition.entity == entity.value)
     if active_only:
         query = query.where(CustomFieldDefinition.is_active.is_(True))
     query = query.order_by(CustomFieldDefinition.position, CustomFieldDefinition.id)
@@ -247,9 +252,16 @@ async def _name_of(session: AsyncSession, column: Any, key: Any, value: int | No
 async def _custom_fields(
     session: AsyncSession, values: dict[str, Any]
 ) -> tuple[CustomFieldShown, ...]:
-    # a retired field still shows while the contact holds a value for it
+    return await custom_fields_shown(session, CustomFieldEntity.CONTACT, values)
+
+
+async def custom_fields_shown(
+    session: AsyncSession, entity: CustomFieldEntity, values: dict[str, Any]
+) -> tuple[CustomFieldShown, ...]:
+    """The fields a card shows with their values."""
+    # a retired field still shows while the card holds a value for it
     shown = []
-    for definition in await contact_definitions(session, active_only=False):
+    for definition in await field_definitions(session, entity, active_only=False):
         value = values.get(definition.key)
         if not definition.is_active and value is None:
             continue

@@ -70,7 +70,7 @@ def parse_client(
     }
     for key, value in body.items():
         if key == "custom_fields":
-            changes[key] = _custom_fields(value, definitions, problems)
+            changes[key] = parse_custom_fields(value, definitions, problems)
         elif key not in readers:
             problems.add(str(key), "Unknown field.")
         else:
@@ -181,7 +181,7 @@ def _tags(value: Any) -> list[str]:
     return tags
 
 
-def _custom_fields(
+def parse_custom_fields(
     value: Any, definitions: Sequence[CustomFieldDefinition], problems: Problems
 ) -> dict[str, Any]:
     """{key: typed value, or None to clear}; problems go under ``custom_fields.KEY``."""

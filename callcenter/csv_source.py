@@ -2,12 +2,14 @@
 
 The file is read one physical line at a time (never whole), so memory depends on
 the longest line allowed, not on the file. Only UTF-8 (with or without BOM) and
-Windows-1251 are accepted: what Russian users' spreadsheets save.
+Windows-1251 are accepted: what Russian users' spreadsheets save. A file glued
+together from both is read line by line in whichever of the two each line is in.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import os
@@ -55,12 +57,28 @@ def detect_encoding(sample: bytes) -> str | None:
         pass
     else:
         return "utf-8"
-    text = sample.decode("cp1251", errors="replace")
+    # Windows-1251, or both glued together: the first line that is not ASCII decides,
+    # and every later line is read in whichever of the two it is in (CsvSource._decode)
+    for line in sample.splitlines():
+        if line.isascii():
+            continue
+        with contextlib.suppress(UnicodeDecodeError):
+            line.decode("utf-8")
+            return "utf-8"
+        if _plausible_cp1251(line):
+            return "cp1251"
+        break
+    raise CsvFormatError("the file is neither UTF-8 nor Windows-1251")
+
+
+def _plausible_cp1251(line: bytes) -> bool:
+    """Bytes that read as Cyrillic text in Windows-1251 (most non-ASCII letters Cyrillic)."""
+    try:
+        text = line.decode("cp1251")
+    except UnicodeDecodeError:
+        return False
     non_ascii = [ch for ch in text if ord(ch) > 127]
-    cyrillic = sum(1 for ch in non_ascii if "\u0400" <= ch <= "\u04ff")
-    if "\ufffd" in text or cyrillic < len(non_ascii) / 2:
-        raise CsvFormatError("the file is neither UTF-8 nor Windows-1251")
-    return "cp1251"
+    return sum(1 for ch in non_ascii if "\u0400" <= ch <= "\u04ff") >= len(non_ascii) / 2
 
 
 def detect_delimiter(sample: str) -> str:
@@ -129,7 +147,7 @@ class CsvSource:
         if self._overlong:
             problem = f"a line longer than {limits.max_line_bytes} bytes"
         elif self._bad_bytes:
-            problem = f"bytes that are not {self.encoding or 'text'}"
+            problem = "text in neither UTF-8 nor Windows-1251"
         elif len(cells) > limits.max_columns:
             problem = f"{len(cells)} columns, at most {limits.max_columns} allowed"
         if problem is not None:
@@ -159,11 +177,20 @@ class CsvSource:
             # ASCII so far, so every earlier line reads the same in either encoding
             self.encoding = detect_encoding(line)
         assert self.encoding is not None
+        if self.encoding == "cp1251" and not line.isascii():
+            # files glued together from several sources mix encodings line by line;
+            # Windows-1251 Cyrillic is practically never valid UTF-8, so a line that
+            # decodes as UTF-8 was written in it
+            with contextlib.suppress(UnicodeDecodeError):
+                return line.decode("utf-8")
         try:
             return line.decode(self.encoding)
         except UnicodeDecodeError:
-            self._bad_bytes = True
-            return line.decode(self.encoding, errors="replace")
+            pass
+        if self.encoding != "cp1251" and _plausible_cp1251(line):
+            return line.decode("cp1251")
+        self._bad_bytes = True
+        return line.decode(self.encoding, errors="replace")
 
     def _readline(self, limit: int) -> bytes:
         if not self._pending:

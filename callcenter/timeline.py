@@ -188,16 +188,32 @@ def parse_note(body: object) -> tuple[str, int | None]:
     text = body.get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE:
         problems.add("text", "Write the note, at most %(limit)s characters.", limit=str(MAX_NOTE))
-    previous = body.get("previous_interaction_id")
-    if previous in ("", None):
-        previous = None
-    elif isinstance(previous, str) and previous.isdigit() and len(previous) <= 18:
-        previous = int(previous)
-    elif isinstance(previous, bool) or not isinstance(previous, int):
-        problems.add("previous_interaction_id", _NO_SUCH_ENTRY)
+    previous = _previous_id(body, problems)
     problems.raise_any()
     assert isinstance(text, str)
     return text.strip(), previous
+
+
+def parse_follows(body: object) -> int | None:
+    """The earlier entry id of ``{"previous_interaction_id": ...}``; empty or null: none."""
+    if not isinstance(body, dict):
+        raise FormInvalid({"body": "Expected a JSON object."})
+    problems = Problems()
+    previous = _previous_id(body, problems)
+    problems.raise_any()
+    return previous
+
+
+def _previous_id(body: dict[str, Any], problems: Problems) -> int | None:
+    previous = body.get("previous_interaction_id")
+    if previous in ("", None):
+        return None
+    if isinstance(previous, str) and previous.isdigit() and len(previous) <= 18:
+        return int(previous)
+    if isinstance(previous, bool) or not isinstance(previous, int) or previous < 1:
+        problems.add("previous_interaction_id", _NO_SUCH_ENTRY)
+        return None
+    return previous
 
 
 async def add_note(
@@ -225,3 +241,34 @@ async def add_note(
     session.add(note)
     await session.flush()
     return note
+
+
+async def link_entry(
+    session: AsyncSession, contact: Contact, entry_id: int, previous_id: int | None
+) -> Interaction:
+    """Say which earlier entry of the client's an entry follows from (None: none).
+
+    Any entry may be linked (a task to the call it came from, a deal change to the
+    meeting that led to it); only to an earlier one of the same client, so a chain
+    always reads back in time and never loops.
+    """
+    entry = await session.scalar(
+        select(Interaction)
+        .where(Interaction.id == entry_id, Interaction.contact_id == contact.id)
+        .with_for_update()
+    )
+    if entry is None:
+        raise FormInvalid({"entry": _NO_SUCH_ENTRY})
+    if previous_id is not None:
+        previous = await session.scalar(
+            select(Interaction).where(
+                Interaction.id == previous_id, Interaction.contact_id == contact.id
+            )
+        )
+        if previous is None:
+            raise FormInvalid({"previous_interaction_id": _NO_SUCH_ENTRY})
+        if (previous.occurred_at, previous.id) >= (entry.occurred_at, entry.id):
+            raise FormInvalid({"previous_interaction_id": "Choose an earlier entry."})
+    entry.previous_interaction_id = previous_id
+    await session.flush()
+    return entry

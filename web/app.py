@@ -13,6 +13,7 @@ from web import (
     channels_admin,
     client_pages,
     clients_pages,
+    company_pages,
     console_api,
     deal_pages,
     import_pages,
@@ -54,6 +55,7 @@ def create_app(services: WebServices, hub: Hub | None = None) -> web.Application
     task_pages.add_routes(app)
     deal_pages.add_routes(app)
     client_pages.add_routes(app)  # the client card, its API and call recordings
+    company_pages.add_routes(app)
     campaign_pages.add_routes(app)
     preview_pages.add_routes(app)
     app.router.add_static("/static", Path(__file__).parent / "static")

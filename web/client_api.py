@@ -11,15 +11,64 @@ from callcenter import audit
 from callcenter.access import visible_contacts
 from callcenter.client_card import contact_definitions, load_card
 from callcenter.client_edit import create_client, update_client
-from callcenter.client_fields import parse_client
+from callcenter.client_fields import MAX_NAME, NAME_FIELDS, parse_client
 from callcenter.client_merge import merge_contacts
 from callcenter.form_errors import FormInvalid, whole_number
-from callcenter.models import Contact
-from callcenter.timeline import add_note, parse_note, timeline_entry, timeline_page
+from callcenter.models import Contact, ContactStatus
+from callcenter.timeline import (
+    add_note,
+    link_entry,
+    parse_follows,
+    parse_note,
+    timeline_entry,
+    timeline_page,
+)
 from web.auth import LEADERS, requires
 from web.client_access import Forwarded, client_ip, open_contact
 from web.json_api import error_response, int_param, invalid_input, json_body, me
+from web.openapi import documented
 from web.state import SERVICES
+
+_TEXT = {"type": ["string", "null"], "maxLength": MAX_NAME}
+_ID = {"type": ["integer", "null"], "minimum": 1}
+_LIST = {"type": ["array", "string", "null"], "items": {"type": "string"}}
+_CLIENT_BODY: dict[str, object] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **dict.fromkeys((*NAME_FIELDS, "position", "company", "region"), _TEXT),
+        **dict.fromkeys(("manager_id", "refusal_reason_id", "ad_channel_id", "company_id"), _ID),
+        "phones": _LIST,
+        "emails": _LIST,
+        "tags": _LIST,
+        "birthday": {"type": ["string", "null"], "format": "date"},
+        "status": {"type": "string", "enum": [s.value for s in ContactStatus]},
+        "time_zone": {"type": ["string", "null"]},
+        "custom_fields": {"type": "object"},
+    },
+}
+_NOTE_BODY = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {"type": "string", "minLength": 1},
+        "previous_interaction_id": _ID,
+    },
+}
+_FOLLOWS_BODY = {
+    "type": "object",
+    "required": ["previous_interaction_id"],
+    "properties": {"previous_interaction_id": _ID},
+}
+_MERGE_BODY = {
+    "type": "object",
+    "required": ["duplicate_id"],
+    "properties": {"duplicate_id": {"type": "integer", "minimum": 1}},
+}
+_TIMELINE_QUERY = {
+    "before": {"type": "integer", "minimum": 1},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+}
 
 
 async def _open_unmerged(session: AsyncSession, request: web.Request) -> Contact:
@@ -60,6 +109,7 @@ async def get_client(request: web.Request) -> web.StreamResponse:
 
 
 @requires()
+@documented(query=_TIMELINE_QUERY)
 async def get_timeline(request: web.Request) -> web.StreamResponse:
     """One page of a client's timeline, newest first; ``before`` is the last id seen."""
     before = request.query.get("before")
@@ -89,6 +139,7 @@ async def get_timeline(request: web.Request) -> web.StreamResponse:
 
 
 @requires()
+@documented(body=_CLIENT_BODY, status=201)
 async def post_client(request: web.Request) -> web.StreamResponse:
     """Create a client (contact, optional company, phones, e-mails, custom fields)."""
     services = request.app[SERVICES]
@@ -107,6 +158,7 @@ async def post_client(request: web.Request) -> web.StreamResponse:
 
 
 @requires()
+@documented(body=_CLIENT_BODY)
 async def patch_client(request: web.Request) -> web.StreamResponse:
     """Change some of a client's fields; fields not sent stay as they are."""
     services = request.app[SERVICES]
@@ -124,6 +176,7 @@ async def patch_client(request: web.Request) -> web.StreamResponse:
 
 
 @requires()
+@documented(body=_NOTE_BODY, status=201)
 async def post_note(request: web.Request) -> web.StreamResponse:
     """Add a note to a client's timeline, optionally following an earlier entry."""
     body = await json_body(request)
@@ -140,7 +193,27 @@ async def post_note(request: web.Request) -> web.StreamResponse:
     return web.json_response({"entry": entry.as_json()}, status=201)
 
 
+@requires()
+@documented(body=_FOLLOWS_BODY)
+async def patch_entry(request: web.Request) -> web.StreamResponse:
+    """Link a timeline entry to the earlier entry it follows from (null: to none)."""
+    body = await json_body(request)
+    async with request.app[SERVICES].db() as session:
+        contact = await _open_unmerged(session, request)
+        try:
+            entry = await link_entry(
+                session, contact, int_param(request, "entry_id"), parse_follows(body)
+            )
+        except FormInvalid as exc:
+            return invalid_input(exc, "invalid link")
+        await session.commit()
+        shown = await timeline_entry(session, entry.id)
+    assert shown is not None
+    return web.json_response({"entry": shown.as_json()})
+
+
 @requires(*LEADERS)
+@documented(body=_MERGE_BODY)
 async def post_merge(request: web.Request) -> web.StreamResponse:
     """Merge the client ``duplicate_id`` into this one; the duplicate then forwards here."""
     body = await json_body(request)
@@ -165,4 +238,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_patch(r"/api/v1/clients/{id:\d+}", patch_client)
     app.router.add_get(r"/api/v1/clients/{id:\d+}/timeline", get_timeline)
     app.router.add_post(r"/api/v1/clients/{id:\d+}/notes", post_note)
+    app.router.add_patch(r"/api/v1/clients/{id:\d+}/timeline/{entry_id:\d+}", patch_entry)
     app.router.add_post(r"/api/v1/clients/{id:\d+}/merge", post_merge)

@@ -29,15 +29,14 @@ from callcenter.models import (
     ContactPhone,
     ContactStatus,
     CustomFieldDefinition,
-    CustomFieldType,
     RefusalReason,
     User,
 )
-from callcenter.timeline import add_note, parse_note, timeline_page
+from callcenter.timeline import add_note, link_entry, parse_follows, parse_note, timeline_page
 from web import client_api, recordings
 from web.auth import LEADERS, requires
 from web.client_access import Forwarded, client_ip, open_contact
-from web.forms import posted, problem_texts
+from web.forms import custom_fields_body, custom_fields_shown_again, posted, problem_texts
 from web.json_api import int_param, me
 from web.pages import page_context
 from web.state import SERVICES
@@ -123,6 +122,24 @@ async def note_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/clients/{contact.id}#entry-{note.id}")
 
 
+@requires()
+async def follows_submit(request: web.Request) -> web.StreamResponse:
+    """Link a timeline entry to the earlier entry it follows from."""
+    form = await posted(request)
+    entry_id = int_param(request, "entry_id")
+    async with request.app[SERVICES].db() as session:
+        contact = await _open(session, request)
+        try:
+            await link_entry(session, contact, entry_id, parse_follows(form))
+        except FormInvalid as exc:
+            contact = await _after_rollback(session, contact)
+            return await _render_card(
+                request, session, contact, errors=problem_texts(exc), status=400
+            )
+        await session.commit()
+    raise web.HTTPSeeOther(f"/clients/{contact.id}#entry-{entry_id}")
+
+
 async def _after_rollback(session: AsyncSession, contact: Contact) -> Contact:
     """Undo whatever the refused change wrote; the contact is read again as stored."""
     contact_id = contact.id
@@ -164,12 +181,7 @@ async def _form_options(session: AsyncSession) -> dict[str, Any]:
 def _body(form: dict[str, str], definitions: list[CustomFieldDefinition]) -> dict[str, Any]:
     """A posted form in the shape the JSON API takes (an unticked checkbox is not sent)."""
     body: dict[str, Any] = {key: form.get(key, "") for key in _FORM_FIELDS}
-    body["custom_fields"] = {
-        d.key: ("true" if f"cf_{d.key}" in form else "false")
-        if d.value_type == CustomFieldType.BOOL
-        else form.get(f"cf_{d.key}", "")
-        for d in definitions
-    }
+    body["custom_fields"] = custom_fields_body(form, definitions)
     return body
 
 
@@ -211,12 +223,7 @@ def _posted_values(
     form: dict[str, str], definitions: list[CustomFieldDefinition]
 ) -> dict[str, Any]:
     values: dict[str, Any] = {key: form.get(key, "") for key in _FORM_FIELDS}
-    values["custom_fields"] = {
-        d.key: (f"cf_{d.key}" in form)
-        if d.value_type == CustomFieldType.BOOL
-        else form.get(f"cf_{d.key}", "")
-        for d in definitions
-    }
+    values["custom_fields"] = custom_fields_shown_again(form, definitions)
     return values
 
 
@@ -328,13 +335,16 @@ async def _render_duplicates(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.StreamResponse:
-    card = await load_card(session, contact.id, await visible_contacts(session, me(request)))
-    context = page_context(
-        request,
-        card=card,
-        candidates=await duplicate_candidates(session, contact.id),
-        errors=errors or {},
-    )
+    user = me(request)
+    card = await load_card(session, contact.id, await visible_contacts(session, user))
+    candidates = await duplicate_candidates(session, contact.id)
+    # the page shows this card and each candidate's: every one of them was read
+    for read_id in (contact.id, *(c.contact_id for c in candidates)):
+        await audit.record(
+            session, user, "contact.read", "contact", read_id, client_ip(request), part="duplicates"
+        )
+    await session.commit()
+    context = page_context(request, card=card, candidates=candidates, errors=errors or {})
     return aiohttp_jinja2.render_template("client_duplicates.html", request, context, status=status)
 
 
@@ -369,6 +379,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/clients/new", new_submit)
     app.router.add_get(r"/clients/{id:\d+}", card_page)
     app.router.add_post(r"/clients/{id:\d+}/notes", note_submit)
+    app.router.add_post(r"/clients/{id:\d+}/entries/{entry_id:\d+}/follows", follows_submit)
     app.router.add_get(r"/clients/{id:\d+}/edit", edit_form)
     app.router.add_post(r"/clients/{id:\d+}/edit", edit_submit)
     app.router.add_get(r"/clients/{id:\d+}/duplicates", duplicates_page)

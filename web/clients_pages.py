@@ -9,6 +9,7 @@ from callcenter.access import limited_to_own_clients
 from callcenter.client_search import ClientHit, search_clients
 from web.auth import requires
 from web.json_api import me
+from web.openapi import documented
 from web.pages import page_context
 from web.state import SERVICES
 
@@ -37,6 +38,7 @@ async def clients_page(request: web.Request) -> web.StreamResponse:
 
 
 @requires()
+@documented(query={"q": {"type": "string", "maxLength": 200}})
 async def clients_api(request: web.Request) -> web.StreamResponse:
     """Clients found by ``q`` (a name, phone, e-mail or company), as the search page lists."""
     query, hits = await _search(request)

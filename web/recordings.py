@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from aiohttp import web
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import audit
-from callcenter.models import Call
+from callcenter.models import AuditEntry, Call, User
 from callcenter.recordings import may_play, recording_file, recordings_dir
 from web.auth import requires
 from web.client_access import client_ip
 from web.json_api import int_param, me
 from web.state import SERVICES
 
+# a player asks for many ranges while it plays and seeks: one audit entry per listener
+# and call within this span. Every byte served falls inside an audited span, whatever
+# Range a client sends.
+LISTENING_SPAN = timedelta(minutes=10)
 
-def _starts_playback(request: web.Request) -> bool:
-    # a player asks for many ranges while it plays and seeks; one audit entry per
-    # listening (the request from the first byte) is what the log is for
-    range_header = request.headers.get("Range", "").replace(" ", "")
-    return not range_header or range_header.startswith("bytes=0-")
+
+async def _audited_lately(session: AsyncSession, user: User, call_id: int) -> bool:
+    since = datetime.now(UTC) - LISTENING_SPAN
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    AuditEntry.actor_id == user.id,
+                    AuditEntry.action == "recording.play",
+                    AuditEntry.entity_type == "call",
+                    AuditEntry.entity_id == str(call_id),
+                    AuditEntry.occurred_at >= since,
+                )
+            )
+        )
+    )
 
 
 @requires()
@@ -36,7 +55,7 @@ async def play_recording(request: web.Request) -> web.StreamResponse:
             raise web.HTTPForbidden(text="the recording lies outside the recordings folder")
         if not path.is_file():
             raise web.HTTPNotFound(text="the recording file is missing")
-        if _starts_playback(request):
+        if not await _audited_lately(session, user, call.id):
             await audit.record(session, user, "recording.play", "call", call.id, client_ip(request))
             await session.commit()
     return web.FileResponse(path, headers={"Cache-Control": "private, no-store"})

@@ -21,8 +21,11 @@ MESSY = (
     "Сидорова Анна;позвонить позже;ИП Сидорова;\r\n"  # row 3: no number in it
     "Кузнецов Олег;+7 495 123 45 67;;\r\n"  # row 4: Петров's number again
     '=HYPERLINK("http://evil.example/","Жми");+7 916 555-44-33;;\r\n'  # row 5: imported as text
-    + "".join(f"Клиент Номер{n};+7 917 {n:07d};;\r\n" for n in range(FILLER))
-)
+).encode("cp1251")
+# glued from two sources: row 6 was saved in UTF-8, row 7 in neither encoding
+MESSY += "Щукина Ёлка;+7 916 555-44-34;;\r\n".encode()
+MESSY += b"\xc3\x28\x98;+7 916 555-44-35;;\r\n"
+MESSY += "".join(f"Клиент Номер{n};+7 917 {n:07d};;\r\n" for n in range(FILLER)).encode("cp1251")
 
 
 async def test_a_manager_imports_a_messy_csv_and_reads_the_error_report(
@@ -44,7 +47,7 @@ async def test_a_manager_imports_a_messy_csv_and_reads_the_error_report(
     await page.click("[data-testid=new-import]")
     await page.set_input_files(
         "input[name=file]",
-        {"name": "лиды.csv", "mimeType": "text/csv", "buffer": MESSY.encode("cp1251")},
+        {"name": "лиды.csv", "mimeType": "text/csv", "buffer": MESSY},
     )
     await page.click("[data-testid=upload-form] button[type=submit]")
 
@@ -60,11 +63,13 @@ async def test_a_manager_imports_a_messy_csv_and_reads_the_error_report(
 
     await page.locator("[data-testid=import]").wait_for()
     await page.locator("[data-testid=import][data-status=done]").wait_for(timeout=60_000)
-    assert await page.get_by_test_id("count-created").inner_text() == str(FILLER + 2)
+    assert await page.get_by_test_id("count-created").inner_text() == str(FILLER + 3)
     assert await page.get_by_test_id("count-duplicates").inner_text() == "1"
-    assert await page.get_by_test_id("count-rejected").inner_text() == "1"
+    assert await page.get_by_test_id("count-rejected").inner_text() == "2"
     problems = page.locator("[data-testid=import-problems] tbody tr")
-    assert await problems.count() == 2
+    assert await problems.count() == 3
+    garbled = await page.locator("[data-testid=import-problems] tr[data-row='7']").inner_text()
+    assert "ни в UTF-8, ни в Windows-1251" in garbled
     bad_phone = await page.locator("[data-testid=import-problems] tr[data-row='3']").inner_text()
     assert "Телефон" in bad_phone and "это не номер телефона" in bad_phone
     assert "Сидорова Анна;позвонить позже" in bad_phone
@@ -76,6 +81,9 @@ async def test_a_manager_imports_a_messy_csv_and_reads_the_error_report(
     names = page.get_by_test_id("client-name")
     await names.first.wait_for(timeout=5000)
     assert "Петров Иван Сергеевич" in await names.all_inner_texts()
+    await page.goto(live_server.address + "/clients?q=" + "Щукина")
+    await names.first.wait_for(timeout=5000)
+    assert await names.all_inner_texts() == ["Щукина Ёлка"]
     await page.goto(live_server.address + "/clients?q=" + "HYPERLINK")
     await names.first.wait_for(timeout=5000)
     assert await names.all_inner_texts() == ['=HYPERLINK("http://evil.example/","Жми")']

@@ -349,6 +349,83 @@ async def test_a_note_follows_from_the_call_it_is_about(
     assert "Обещал оплатить до пятницы" in page
 
 
+async def test_any_entry_can_follow_an_earlier_one_of_the_same_client(
+    db: async_sessionmaker[AsyncSession], setup: Setup, app_for: Any
+) -> None:
+    async with db() as session:
+        entries = {}
+        for minutes, kind, summary in [
+            (1, "call", None),
+            (2, "task", "Перезвонить: обсудить договор"),
+            (3, "deal_change", "Переговоры → Выиграна"),
+        ]:
+            entry = Interaction(
+                contact_id=setup.ivan,
+                kind=kind,
+                summary=summary,
+                occurred_at=T0 + timedelta(minutes=minutes),
+            )
+            session.add(entry)
+            await session.flush()
+            entries[kind] = entry.id
+        other = Contact(display_name="Другой")
+        session.add(other)
+        await session.flush()
+        foreign = Interaction(contact_id=other.id, kind="note", summary="чужое")
+        session.add(foreign)
+        await session.commit()
+    client = await app_for("op101")
+    base = f"/api/v1/clients/{setup.ivan}/timeline"
+
+    # the task follows the call, the deal change follows the task: a chain
+    response = await client.patch(
+        f"{base}/{entries['task']}", json={"previous_interaction_id": entries["call"]}
+    )
+    assert response.status == 200, await response.text()
+    assert (await response.json())["entry"]["follows"]["id"] == entries["call"]
+    page = await client.post(
+        f"/clients/{setup.ivan}/entries/{entries['deal_change']}/follows",
+        data={"previous_interaction_id": str(entries["task"])},
+        allow_redirects=False,
+    )
+    assert page.status == 303
+    # never to a later entry, itself, another client's entry, or another client's own
+    for entry, previous in [
+        (entries["call"], entries["task"]),
+        (entries["task"], entries["task"]),
+        (entries["task"], foreign.id),
+    ]:
+        response = await client.patch(f"{base}/{entry}", json={"previous_interaction_id": previous})
+        assert response.status == 400
+        assert list((await response.json())["fields"]) == ["previous_interaction_id"]
+    response = await client.patch(
+        f"/api/v1/clients/{setup.ivan}/timeline/{foreign.id}",
+        json={"previous_interaction_id": None},
+    )
+    assert response.status == 400
+    async with db() as session:
+        links = dict(
+            (
+                await session.execute(
+                    select(Interaction.id, Interaction.previous_interaction_id).where(
+                        Interaction.id.in_([*entries.values(), foreign.id])
+                    )
+                )
+            ).all()
+        )
+    assert links == {
+        entries["call"]: None,
+        entries["task"]: entries["call"],
+        entries["deal_change"]: entries["task"],
+        foreign.id: None,
+    }
+    # unlinking: null
+    response = await client.patch(
+        f"{base}/{entries['deal_change']}", json={"previous_interaction_id": None}
+    )
+    assert (await response.json())["entry"]["follows"] is None
+
+
 async def test_the_timeline_is_newest_first_and_pages_by_keyset(
     db: async_sessionmaker[AsyncSession], setup: Setup, app_for: Any
 ) -> None:
@@ -555,6 +632,17 @@ async def test_recordings_play_for_leaders_and_the_operator_who_answered(
 
     dmitry = await app_for("op102")
     assert (await dmitry.get(own)).status == 403
+    # a listener who never asks for the first byte is audited all the same
+    sly = await app_for("boss")
+    response = await sly.get(own, headers={"Range": "bytes=1-"})
+    assert response.status == 206
+    async with db() as session:
+        audited = await session.scalar(
+            select(func.count()).where(
+                AuditEntry.action == "recording.play", AuditEntry.actor_id == setup.boss
+            )
+        )
+    assert audited == 1
     anna = await app_for("op101")
     response = await anna.get(own)
     assert response.status == 200
@@ -564,7 +652,7 @@ async def test_recordings_play_for_leaders_and_the_operator_who_answered(
     assert await response.read() == bytes(range(4))
     assert response.headers["Content-Range"] == "bytes 4-7/1028"
     boss = await app_for("boss")
-    assert (await boss.get(own)).status == 200
+    assert (await boss.get(own)).status == 200  # the same listening: no second entry
     for name in ("outside", "absolute"):
         assert (await boss.get(f"/calls/{ids[name]}/recording")).status == 403, name
     assert (await boss.get(f"/calls/{ids['missing']}/recording")).status == 404
@@ -653,6 +741,15 @@ async def test_the_edit_and_merge_pages_work_as_plain_forms(
     boss = await app_for("boss")
     page = await (await boss.get(f"/clients/{setup.ivan}/duplicates")).text()
     assert f'data-contact-id="{twin_id}"' in page
+    async with db() as session:
+        read = await session.scalars(
+            select(AuditEntry.entity_id).where(
+                AuditEntry.action == "contact.read",
+                AuditEntry.actor_id == setup.boss,
+                AuditEntry.details["part"].astext == "duplicates",
+            )
+        )
+        assert sorted(read) == sorted([str(setup.ivan), str(twin_id)])
     response = await boss.post(
         f"/clients/{setup.ivan}/merge", data={"duplicate_id": "abc"}, allow_redirects=False
     )

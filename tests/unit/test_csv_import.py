@@ -57,6 +57,29 @@ def test_ascii_start_then_cp1251_later_is_read_as_cp1251() -> None:
     assert last.cells == ["Пётр", "89161234568"] and csv.encoding == "cp1251"
 
 
+@pytest.mark.parametrize("first", ["cp1251", "utf-8"])
+def test_a_file_glued_from_both_encodings_is_read_line_by_line(first: str) -> None:
+    second = "utf-8" if first == "cp1251" else "cp1251"
+    data = (
+        "ФИО;Телефон\n".encode(first)
+        + "Иванов Иван;84951234567\n".encode(first)
+        + "Щукина Ёлка;84951234568\n".encode(second)
+        + "Жаров Эдуард;84951234569\n".encode(first)
+    )
+    csv = source(data)
+    assert csv.encoding == first
+    rows = list(csv.records())
+    assert [r.cells[0] for r in rows] == ["Иванов Иван", "Щукина Ёлка", "Жаров Эдуард"]
+    assert [r.problem for r in rows] == [None, None, None]
+
+
+def test_a_line_in_neither_encoding_is_a_row_error_not_the_file_s() -> None:
+    data = "ФИО;Телефон\nИванов;84951234567\n".encode() + b"\xc3\x28\x98;1\n"
+    rows = list(source(data).records())
+    assert rows[0].problem is None
+    assert rows[1].problem == "text in neither UTF-8 nor Windows-1251"
+
+
 @pytest.mark.parametrize(
     "data",
     [

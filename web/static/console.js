@@ -140,7 +140,8 @@
       disposition: form.elements.disposition.value || null,
       note: form.elements.note.value,
       next_step: form.elements.next_step.value,
-      callback_at: when ? new Date(when).toISOString() : null,
+      // typed in the user's own zone (their profile), whatever the browser's is
+      callback_at: when ? window.callcenterTime.zonedToIso(when) : null,
     };
     for (let attempt = 0; attempt < 5; attempt++) {
       const result = await postJSON("/api/v1/calls/" + encodeURIComponent(card.dataset.linkedid) + "/wrapup", body);

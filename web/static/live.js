@@ -51,6 +51,38 @@
     }
   }
 
+  // the offset (ms) of the user's zone from UTC at the moment `epoch`
+  function zoneOffset(epoch) {
+    if (!timeZone) return -new Date(epoch).getTimezoneOffset() * 60000;
+    const parts = {};
+    const format = new Intl.DateTimeFormat("en-US", {
+      timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    });
+    for (const part of format.formatToParts(new Date(epoch))) parts[part.type] = Number(part.value);
+    const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+    return wall - Math.floor(epoch / 1000) * 1000;
+  }
+
+  // "2026-12-25T14:30" typed in a datetime-local field means 14:30 in the user's zone
+  function zonedToIso(value) {
+    const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+    if (!match) return null;
+    const wall = Date.UTC(+match[1], +match[2] - 1, +match[3], +match[4], +match[5]);
+    let epoch = wall - zoneOffset(wall);
+    epoch = wall - zoneOffset(epoch);  // once more: the offset may change (summer time) in between
+    return new Date(epoch).toISOString();
+  }
+
+  // the end of today in the user's zone, as epoch ms
+  function endOfTodayInZone() {
+    const offset = zoneOffset(Date.now());
+    const wallNow = Date.now() + offset;
+    const wallMidnight = Math.floor(wallNow / 86400000) * 86400000 + 86400000;
+    return wallMidnight - zoneOffset(wallMidnight - offset);
+  }
+  window.callcenterTime = { zonedToIso };
+
   // -- toasts: kept in sessionStorage until closed, so moving to another page keeps them
   function savedToasts() {
     try { return JSON.parse(sessionStorage.getItem("cc-toasts") || "[]"); } catch (e) { return []; }
@@ -125,9 +157,7 @@
     const table = document.querySelector("[data-live-tasks]");
     const template = document.getElementById("task-row-template");
     if (!table || !template || table.querySelector('[data-task-id="' + data.id + '"]')) return;
-    const endOfToday = new Date();
-    endOfToday.setHours(24, 0, 0, 0);
-    if (!data.due_at || new Date(data.due_at) >= endOfToday) return;
+    if (!data.due_at || new Date(data.due_at).getTime() >= endOfTodayInZone()) return;
     const row = template.content.firstElementChild.cloneNode(true);
     row.dataset.taskId = String(data.id);
     row.dataset.due = data.due_at;
