@@ -128,10 +128,11 @@ FINISH = [
        WHERE company IS NOT NULL
          AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.name = n.company)""",
     """INSERT INTO contacts (id, first_name, last_name, middle_name, display_name, company_id,
-                             position, status, tags, birthday, custom_fields, region, time_zone)
+                             position, status, tags, birthday, custom_fields, region, time_zone,
+                             import_id)
        SELECT n.contact_id, n.first_name, n.last_name, n.middle_name, n.display_name, c.id,
               n.position, n.status, n.tags, n.birthday, n.custom_fields::jsonb,
-              n.region, n.time_zone
+              n.region, n.time_zone, CAST(:import_id AS bigint)
        FROM import_new n
        LEFT JOIN (SELECT name, min(id) AS id FROM companies
                   WHERE name IN (SELECT company FROM import_new) GROUP BY name) c
@@ -278,17 +279,9 @@ async def import_contacts(
             raw = await (await session.connection()).get_raw_connection()
             pg: Any = raw.driver_connection  # asyncpg: COPY is the fast way in
             await _stage_all(pg, batches, progress_every, on_progress)
+            # import_id marks the import's own clients: it can become a dial list
             for statement in FINISH:
-                await session.execute(text(statement))
-            if import_id is not None:
-                # the import's own clients, so that it can become a campaign's dial list
-                await session.execute(
-                    text(
-                        "UPDATE contacts SET import_id = :import_id"
-                        " WHERE id IN (SELECT contact_id FROM import_new)"
-                    ),
-                    {"import_id": import_id},
-                )
+                await session.execute(text(statement), {"import_id": import_id})
             created = await session.scalar(text("SELECT count(*) FROM import_new")) or 0
             duplicates = await session.scalar(
                 text("SELECT count(*) FROM import_rows WHERE dup_key IS NOT NULL")

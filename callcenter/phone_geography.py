@@ -5,19 +5,22 @@ Asia/Vladivostok). A Russian mobile says only "Россия" and could be in any
 country's zones: the zone is then None, and the dialer must treat it as unknown,
 never guess.
 
-Speed: a CSV import reads 15,000 rows a second, and asking ``phonenumbers`` the
-usual way (``parse``, ``description_for_number``, ``time_zones_for_number``) costs
-about 30 µs a number: it parses the text and decides the number's type (a battery of
-regular expressions) twice. Here the number is built from its digits and its type is
-decided once, then the same lookups ``phonenumbers`` would make are made directly:
-the same answer (a test compares them on thousands of numbers) in about a third of
-the time. Real lists rarely repeat a number, so there is no cache to grow.
+Speed: a CSV import asks this for every row, and asking ``phonenumbers`` the usual
+way (``parse``, ``description_for_number``, ``time_zones_for_number``) parses the text
+and decides the number's type (a battery of regular expressions) up to four times:
+``number_type`` once to find the region and once more for the type, and
+``country_name_for_number`` once per region of the country code. Here the number is
+built from its digits and each region's patterns, compiled once, are matched at most
+once per number; the place lookups are ``phonenumbers``' own. A test compares the
+answers with ``phonenumbers``' on thousands of numbers. Real lists rarely repeat a
+number, so there is no cache to grow.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberType
@@ -49,7 +52,9 @@ def geography(e164: str) -> PhoneGeography:
     if number is None or number.country_code is None:
         return NOWHERE
     code = number.country_code
-    kind = phonenumbers.number_type(number)
+    national = phonenumbers.national_significant_number(number)
+    kinds = _Kinds(code, national)
+    kind = kinds.of_number()
     if kind == PhoneNumberType.UNKNOWN:
         return NOWHERE
     if phonenumbers.is_number_type_geographical(kind, code):
@@ -57,12 +62,143 @@ def geography(e164: str) -> PhoneGeography:
         zones = timezone.time_zones_for_geographical_number(number)
     else:
         # a mobile or a service number: only the country is known
-        region = geocoder.country_name_for_number(number, _LANGUAGE)
+        region = kinds.country_name(_LANGUAGE)
         zones = _country_zones(code, number)
     zone = zones[0] if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE else None
     if zone is not None and code == 7:
         zone = _RUSSIAN_ZONE_FIXES.get(zone, zone)
     return PhoneGeography(region or None, zone)
+
+
+class _Kinds:
+    """``phonenumbers.number_type`` and ``geocoder.country_name_for_number`` of one
+    number, with each region's patterns matched at most once (they ask several times)."""
+
+    def __init__(self, code: int, national: str) -> None:
+        self.code = code
+        self.national = national
+        self.regions: tuple[str, ...] = tuple(COUNTRY_CODE_TO_REGION_CODE.get(code, ()))
+        self._by_region: dict[str, int] = {}
+
+    def in_region(self, region: str | None) -> int:
+        """The number's type under ``region``'s patterns (UNKNOWN: not valid there)."""
+        if region is None:
+            return PhoneNumberType.UNKNOWN
+        kind = self._by_region.get(region)
+        if kind is None:
+            patterns = _patterns(self.code, region)
+            kind = PhoneNumberType.UNKNOWN if patterns is None else patterns.kind(self.national)
+            self._by_region[region] = kind
+        return kind
+
+    def of_number(self) -> int:
+        return self.in_region(self._region())
+
+    def _region(self) -> str | None:
+        # phonenumbers.region_code_for_number
+        if len(self.regions) == 1:
+            return self.regions[0]
+        for region in self.regions:
+            patterns = _patterns(self.code, region)
+            if patterns is None:
+                continue
+            if patterns.leading_digits is not None:
+                if patterns.leading_digits.match(self.national):
+                    return region
+            elif self.in_region(region) != PhoneNumberType.UNKNOWN:
+                return region
+        return None
+
+    def country_name(self, language: str) -> str:
+        # geocoder.country_name_for_number: nothing when valid in several regions
+        from phonenumbers.geocoder import _region_display_name  # loaded lazily (see above)
+
+        if len(self.regions) == 1:
+            return _region_display_name(self.regions[0], language)
+        valid = [r for r in self.regions if self.in_region(r) != PhoneNumberType.UNKNOWN]
+        if len(valid) > 1:
+            return ""
+        return _region_display_name(valid[0] if valid else "ZZ", language)
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """One region's number patterns, compiled once (``_number_type_helper``'s order)."""
+
+    leading_digits: re.Pattern[str] | None
+    general: tuple[frozenset[int], re.Pattern[str]] | None
+    # (type, possible lengths, pattern), tried in order before fixed line and mobile
+    special: tuple[tuple[int, frozenset[int], re.Pattern[str]], ...]
+    fixed_line: tuple[frozenset[int], re.Pattern[str]] | None
+    mobile: tuple[frozenset[int], re.Pattern[str]] | None
+    same_mobile_and_fixed_line: bool
+
+    def kind(self, national: str) -> int:
+        if not _matches(self.general, national):
+            return PhoneNumberType.UNKNOWN
+        for kind, lengths, pattern in self.special:
+            if (not lengths or len(national) in lengths) and pattern.fullmatch(national):
+                return kind
+        if _matches(self.fixed_line, national):
+            if self.same_mobile_and_fixed_line or _matches(self.mobile, national):
+                return PhoneNumberType.FIXED_LINE_OR_MOBILE
+            return PhoneNumberType.FIXED_LINE
+        if not self.same_mobile_and_fixed_line and _matches(self.mobile, national):
+            return PhoneNumberType.MOBILE
+        return PhoneNumberType.UNKNOWN
+
+
+def _matches(desc: tuple[frozenset[int], re.Pattern[str]] | None, national: str) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+
+
+def _compiled(desc: Any) -> tuple[frozenset[int], re.Pattern[str]] | None:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
+
+
+_SPECIAL_KINDS = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+
+
+def _patterns(code: int, region: str) -> _Patterns | None:
+    key = (code, region)
+    if key not in _compiled_regions:
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region.upper())
+        _compiled_regions[key] = None if metadata is None else _compile(metadata)
+    return _compiled_regions[key]
+
+
+def _compile(metadata: Any) -> _Patterns:
+    special = []
+    for name, kind in _SPECIAL_KINDS:
+        compiled = _compiled(getattr(metadata, name))
+        if compiled is not None:
+            special.append((kind, *compiled))
+    leading = metadata.leading_digits
+    return _Patterns(
+        leading_digits=re.compile(leading) if leading is not None else None,
+        general=_compiled(metadata.general_desc),
+        special=tuple(special),
+        fixed_line=_compiled(metadata.fixed_line),
+        mobile=_compiled(metadata.mobile),
+        same_mobile_and_fixed_line=bool(metadata.same_mobile_and_fixed_line_pattern),
+    )
+
+
+_compiled_regions: dict[tuple[int, str], _Patterns | None] = {}
 
 
 def _country_zones(code: int, number: PhoneNumber) -> tuple[str, ...]:

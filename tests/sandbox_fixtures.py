@@ -58,6 +58,22 @@ def sipp_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def customers(asterisk_sandbox: SandboxStatus, sipp_dir: Path) -> Iterator[Callable[..., Phone]]:
+    """``customers(ring_ms=..., talk_ms=...)``: the trunk's customers, each doing what its
+    number says (``ami/sandbox/scenarios/customers_uas.xml``); stopped at teardown."""
+    phones: list[Phone] = []
+
+    def start(**options: Any) -> Phone:
+        phone = Phone.customers(sipp_dir, by_number=True, **options)
+        phones.append(phone)
+        return phone.start()
+
+    yield start
+    for phone in phones:
+        phone.stop()
+
+
+@pytest.fixture
 def operator_phone(
     asterisk_sandbox: SandboxStatus, sipp_dir: Path
 ) -> Iterator[Callable[..., Phone]]:

@@ -267,6 +267,18 @@ def render(name: str, **values: object) -> str:
     return text
 
 
+SILENCE_SECONDS = 10  # sipp loops the file
+
+
+def silence_file(workdir: Path) -> Path:
+    """Raw PCMU silence (0xFF is zero in mu-law) for a customer that sends sound."""
+    path = workdir / "silence.pcmu"
+    if not path.exists():
+        workdir.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\xff" * 8000 * SILENCE_SECONDS)
+    return path
+
+
 class Phone(SippProcess):
     """A phone that answers every call: rings ``ring_ms``, answers, waits for BYE.
 
@@ -290,7 +302,10 @@ class Phone(SippProcess):
         self.port = port
         self.ring_ms = ring_ms if answer else FOREVER_MS
         self.talk_ms = talk_ms if talk_ms is not None else FOREVER_MS
-        scenario = render(template, ring_ms=self.ring_ms, talk_ms=self.talk_ms)
+        values: dict[str, object] = {"ring_ms": self.ring_ms, "talk_ms": self.talk_ms}
+        if template == "customers_uas.xml":
+            values["silence"] = silence_file(workdir)
+        scenario = render(template, **values)
         # no -m: take calls until stopped
         args = ["-i", local_ip, "-p", str(port)]
         super().__init__(name or f"phone-{port}", workdir, scenario, args)
@@ -339,7 +354,8 @@ class Phone(SippProcess):
 
         ``by_number``: what each customer does depends on the number dialled
         (``scenarios/customers_uas.xml``): 7495486... busy, 7495603... declines,
-        7495403... forbidden, 7495180... rings until given up; others answer.
+        7495403... forbidden, 7495180... rings until given up, 7495777... is an
+        answering machine (answers, then silence); others answer.
         """
         return cls(
             CUSTOMERS_PORT,

@@ -43,6 +43,7 @@ BUSY = "+7495486"
 DECLINES = "+7495603"
 FORBIDS = "+7495403"
 RINGS_OUT = "+7495180"
+MACHINE = "+7495777"
 
 
 def open_zone() -> str:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -40,22 +38,6 @@ from tests.integration.dialer_engine_helpers import (
 from tests.integration.test_ami_link import AmiProxy
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.db]
-
-
-@pytest.fixture
-def customers(asterisk_sandbox: SandboxStatus, sipp_dir: Path) -> Iterator[Callable[..., Phone]]:
-    """``customers(ring_ms=..., talk_ms=...)``: the trunk's customers, each doing what its
-    number says (``ami/sandbox/scenarios/customers_uas.xml``)."""
-    phones: list[Phone] = []
-
-    def start(**options: Any) -> Phone:
-        phone = Phone.customers(sipp_dir, by_number=True, **options)
-        phones.append(phone)
-        return phone.start()
-
-    yield start
-    for phone in phones:
-        phone.stop()
 
 
 async def test_progressive_places_a_call_per_ready_operator_and_records_each_result(

@@ -20,7 +20,7 @@ from callcenter.settings import load_settings
 from callcenter.users import add_user
 from tests.integration.test_web import sign_in, unconnected_telephony
 from web.app import create_app
-from web.leads_api import PER_IP_PER_MINUTE, post_lead
+from web.leads_api import LEAD_LIMITS, PER_IP_PER_MINUTE, post_lead
 from web.state import WebServices
 
 pytestmark = pytest.mark.db
@@ -215,6 +215,25 @@ async def test_one_address_is_rate_limited(
     assert 1 <= int(response.headers["Retry-After"]) <= 2
     assert (await response.json())["error"].startswith("too many leads")
     assert (await stored(db))[0] == PER_IP_PER_MINUTE
+
+
+async def test_one_site_is_rate_limited_whatever_the_visitors_addresses(
+    setup: Setup, db: async_sessionmaker[AsyncSession]
+) -> None:
+    # a botnet posting one site's form: every address fresh, the site's own limit holds
+    app = setup.client.app
+    assert app is not None
+    limits = app[LEAD_LIMITS]
+    limits.per_ip.capacity = 1000.0  # the test client has one address: lift its limit
+    limits.per_site.capacity, limits.per_site.rate = 5.0, 5 / 60
+    statuses = []
+    for n in range(7):
+        response = await setup.client.post(
+            "/api/v1/leads", json={"phone": f"+791600001{n:02}"}, headers=bearer(setup.token)
+        )
+        statuses.append(response.status)
+    assert statuses == [201] * 5 + [429, 429]
+    assert (await stored(db))[0] == 5
 
 
 async def test_admin_manages_channels_numbers_and_site_tokens(
