@@ -15,6 +15,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from callcenter.lookup import contact_name
+from callcenter.models import Contact, Lead
+
 PLACEHOLDER = re.compile(r"\{([a-z_]{1,40}|custom\.[A-Za-z0-9_-]{1,63})\}")
 MAX_VALUE = 500
 PLAIN_FIELDS = (
@@ -55,3 +58,28 @@ def render_script(
         return found if found else match.group(0)
 
     return PLACEHOLDER.sub(value, script)
+
+
+def lead_script(
+    script: str | None,
+    lead: Lead,
+    operator_name: str,
+    contact: Contact | None = None,
+    company: str | None = None,
+) -> str:
+    """A campaign's script for one lead: the client's fields when the operator may see
+    the client (``contact``), else only what the dial list itself says."""
+    fields: dict[str, Any] = {"phone": lead.phone_raw, "operator": operator_name}
+    custom: dict[str, Any] = dict(lead.fields or {})
+    if contact is not None:
+        fields.update(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            middle_name=contact.middle_name,
+            name=contact_name(contact),
+            company=company,
+            position=contact.position,
+            region=contact.region,
+        )
+        custom.update(contact.custom_fields or {})
+    return render_script(script or "", fields, custom)

@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.call_script import lead_script
+from callcenter.models import Campaign, Company, Contact, Lead
 
 CAMPAIGN_VARIABLE = "CALLCENTER_CAMPAIGN"
 LEAD_VARIABLE = "CALLCENTER_LEAD"
@@ -44,4 +51,32 @@ def originate_variables(campaign_id: int, lead_id: int, attempt: str) -> dict[st
         f"__{CAMPAIGN_VARIABLE}": str(campaign_id),
         f"__{LEAD_VARIABLE}": str(lead_id),
         f"__{ATTEMPT_VARIABLE}": attempt,
+    }
+
+
+async def campaign_pop(
+    session: AsyncSession, call: DialerCall, operator_name: str
+) -> dict[str, Any] | None:
+    """What the operator's screen-pop adds for a dialer call: the campaign, its script
+    filled in for this lead, and where to write the lead's result after the talk."""
+    found = (
+        await session.execute(
+            select(Campaign.name, Campaign.script, Lead)
+            .join(Lead, Lead.campaign_id == Campaign.id)
+            .where(Campaign.id == call.campaign_id, Lead.id == call.lead_id)
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    name, script, lead = found
+    contact = await session.get(Contact, lead.contact_id) if lead.contact_id else None
+    company = None
+    if contact is not None and contact.company_id is not None:
+        company = await session.scalar(select(Company.name).where(Company.id == contact.company_id))
+    return {
+        "id": call.campaign_id,
+        "name": name,
+        "lead_id": call.lead_id,
+        "script": lead_script(script, lead, operator_name, contact, company),
+        "result_url": f"/campaigns/{call.campaign_id}/leads/{call.lead_id}/result",
     }

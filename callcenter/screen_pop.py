@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.devices import DeviceDirectory
+from callcenter.dialer_calls import DialerCall, campaign_pop, dialer_call
 from callcenter.lookup import Lookup, lookup_caller
 from callcenter.notify import Notifier
 from callcenter.tracking import TrackedCall
@@ -170,9 +171,21 @@ class ScreenPops:
         found = await self._lookup_within_deadline(pipeline, call)
         pipeline.popped_users.add(operator.user_id)
         payload = {**call_payload(call), **lookup_payload(found), "device": device}
+        dialled = dialer_call(call.variables)
+        if dialled is not None:
+            # the dialer's call rings an operator only once the client has answered
+            payload["campaign"] = await self._campaign(dialled, operator.full_name)
         self._notifier.publish([operator.user_id], "call.ringing", payload)
         if found.timed_out:
             self._enqueue(call, lambda: self._late_lookup(call, operator.user_id))
+
+    async def _campaign(self, dialled: DialerCall, operator_name: str) -> dict[str, Any] | None:
+        try:
+            async with self._db() as session:
+                return await campaign_pop(session, dialled, operator_name)
+        except Exception:
+            log.exception("campaign of a dialer call not read; popped without it")
+            return None
 
     async def _late_lookup(self, call: TrackedCall, user_id: int) -> None:
         pipeline = self._calls.get(call.linkedid)

@@ -149,13 +149,22 @@ async def skip(session: AsyncSession, lead: Lead, user: User, reason: str, now: 
 
 
 async def last_attempt(session: AsyncSession, lead_id: int, user: User) -> CallAttempt | None:
+    """The lead's latest attempt when it is this operator's to write up: they dialled it
+    (preview), or the automatic dialer's call reached them."""
     latest = await session.scalar(
         select(CallAttempt)
         .where(CallAttempt.lead_id == lead_id)
         .order_by(CallAttempt.originated_at.desc(), CallAttempt.id.desc())
         .limit(1)
     )
-    return latest if latest is not None and latest.user_id == user.id else None
+    if latest is None:
+        return None
+    if latest.user_id is not None:
+        return latest if latest.user_id == user.id else None
+    if latest.call_id is None:
+        return None
+    answered_by = await session.scalar(select(Call.answered_by_id).where(Call.id == latest.call_id))
+    return latest if answered_by == user.id else None
 
 
 _NOT_CONNECTED = {
@@ -188,7 +197,10 @@ async def dispose(
     lead = await session.get(Lead, attempt.lead_id)
     if lead is None:
         raise FormInvalid({"lead": "This client is no longer in the campaign."})
-    if lead.locked_by is not None and lead.locked_by != holder(user):
+    # a preview lead is held by the operator who dialled it; an automatic call's lead is
+    # the dialer's until its call is settled, and its operator is the one who took it
+    automatic = attempt.user_id is None
+    if not automatic and lead.locked_by is not None and lead.locked_by != holder(user):
         raise FormInvalid({"lead": "Someone else is working this client now."})
     wants_callback = disposition.needs_callback and not disposition.is_dnc
     if wants_callback and (callback_at is None or callback_at <= now):

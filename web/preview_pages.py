@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import campaigns
 from callcenter.access import may_see_contact, visible_contacts
-from callcenter.call_script import render_script
+from callcenter.call_script import lead_script
 from callcenter.client_card import ClientCard, load_card
 from callcenter.dialer_desk import DialerDesk, NotConnected
 from callcenter.form_errors import FormInvalid
@@ -85,25 +85,15 @@ async def _shown_lead(
     contact = await session.get(Contact, lead.contact_id) if lead.contact_id else None
     if contact is not None and await may_see_contact(session, user, contact):
         card = await load_card(session, contact.id, await visible_contacts(session, user))
-    fields: dict[str, Any] = {"phone": lead.phone_raw, "operator": user.full_name}
-    custom: dict[str, Any] = dict(lead.fields or {})
-    if card is not None:
-        c = card.contact
-        fields.update(
-            first_name=c.first_name,
-            last_name=c.last_name,
-            middle_name=c.middle_name,
-            name=card.name,
-            company=card.company.name if card.company else None,
-            position=c.position,
-            region=c.region,
-        )
-        custom.update(c.custom_fields or {})
+    company = card.company.name if card is not None and card.company else None
+    script = lead_script(
+        campaign.script, lead, user.full_name, contact if card is not None else None, company
+    )
     return {
         "lead": lead,
         "card": card,
         "hidden_client": contact is not None and card is None,
-        "script": render_script(campaign.script or "", fields, custom),
+        "script": script,
     }
 
 
@@ -318,6 +308,8 @@ async def save_result(request: web.Request) -> web.StreamResponse:
             await session.rollback()
             return await _result_view(request, errors=problem_texts(exc), status=400)
         await session.commit()
+    if campaign.mode != DialMode.PREVIEW:
+        raise web.HTTPSeeOther("/")  # the automatic dialer brings the next call to the console
     raise web.HTTPSeeOther(f"/campaigns/{campaign.id}/next")
 
 
@@ -336,7 +328,8 @@ async def report_not_connected(request: web.Request) -> web.StreamResponse:
         campaign = await _my_campaign(session, request)
         lead = await _my_lead(session, request, campaign)
         attempt = await dialer.last_attempt(session, lead.id, user)
-        if attempt is None:
+        # only the operator's own (preview) call: the automatic dialer hears its own
+        if attempt is None or attempt.user_id is None:
             raise refusal(web.HTTPForbidden, "you did not dial this client")
         await dialer.not_connected(session, attempt, outcome, now())
         await session.commit()

@@ -47,6 +47,15 @@
     card.querySelector(".pop-unknown").hidden = Boolean(client);
     card.querySelector("form.new-client").hidden = !data.e164;
     card.dataset.lookup = data.lookup || "";
+    // a dialer call: the campaign, its script for this client, the lead's result form
+    const campaign = data.campaign || card.campaign;
+    if (campaign) {
+      card.campaign = campaign;
+      card.querySelector(".pop-campaign").hidden = false;
+      setText(card.querySelector(".pop-campaign-name"), campaign.name);
+      setText(card.querySelector(".pop-script"), campaign.script);
+      card.querySelector(".pop-result").href = campaign.result_url;
+    }
     if (client) {
       setText(card.querySelector(".pop-company"), client.company || "—");
       setText(card.querySelector(".pop-manager"), client.manager_name || "—");
@@ -106,7 +115,9 @@
     if (data.answered_by === me) {
       card.dataset.state = "wrapup";
       setText(card.querySelector(".pop-state"), texts.ended);
-      card.querySelector("form.wrapup").hidden = false;
+      // a campaign's lead gets its result on the campaign's own form
+      if (card.campaign) card.querySelector(".pop-result").hidden = false;
+      else card.querySelector("form.wrapup").hidden = false;
     } else {
       card.dataset.state = "gone";
       removePop(data.linkedid);
