@@ -79,25 +79,15 @@ class AmiTelephony:
         if not 1 <= request.timeout_seconds <= 600:
             raise UnsafeAmiValue(f"bad originate timeout {request.timeout_seconds!r}")
         _check_variables(request.variables)
-        action_id = "cc-" + secrets.token_hex(8)
-        fields: dict[str, object] = {
-            "Action": "Originate",
-            "ActionID": action_id,
-            "Channel": self._device(request.endpoint),
-            "Context": self._context,
-            "Exten": request.number.lstrip("+"),
-            "Priority": "1",
-            "Async": "true",
-            "Timeout": str(request.timeout_seconds * 1000),
-        }
-        if request.caller_id:
-            fields["CallerID"] = request.caller_id
-        if request.variables:
-            fields["Variable"] = [f"{k}={v}" for k, v in request.variables.items()]
-        # the first response says "queued"; the outcome comes later as an event
-        reply = await self._link.send(fields, as_list=False)
-        _raise_unless_success(reply, "Originate")
-        return OriginateAccepted(request_id=action_id)
+        return await self._originate(
+            "cc-" + secrets.token_hex(8),
+            channel=self._device(request.endpoint),
+            context=self._context,
+            exten=request.number.lstrip("+"),
+            timeout_seconds=request.timeout_seconds,
+            caller_id=request.caller_id,
+            variables=request.variables,
+        )
 
     async def call_customer(self, call: CustomerCall) -> OriginateAccepted:
         """Ring the customer through the trunk; on answer the dialer context takes over.
@@ -113,23 +103,45 @@ class AmiTelephony:
             raise UnsafeAmiValue(f"bad ring time {call.ring_seconds!r}")
         _check_variables(call.variables)
         number = call.number.lstrip("+")
+        return await self._originate(
+            call.request_id,
+            channel=f"{self._technology}/{number}@{self._trunk}",
+            context=self._dialer_context,
+            exten=number,
+            timeout_seconds=call.ring_seconds,
+            caller_id=call.caller_id,
+            variables=call.variables,
+        )
+
+    async def _originate(
+        self,
+        action_id: str,
+        *,
+        channel: str,
+        context: str,
+        exten: str,
+        timeout_seconds: int,
+        caller_id: str,
+        variables: Mapping[str, str],
+    ) -> OriginateAccepted:
+        """An async Originate of checked values; the first reply only says "queued"."""
         fields: dict[str, object] = {
             "Action": "Originate",
-            "ActionID": call.request_id,
-            "Channel": f"{self._technology}/{number}@{self._trunk}",
-            "Context": self._dialer_context,
-            "Exten": number,
+            "ActionID": action_id,
+            "Channel": channel,
+            "Context": context,
+            "Exten": exten,
             "Priority": "1",
             "Async": "true",
-            "Timeout": str(call.ring_seconds * 1000),
+            "Timeout": str(timeout_seconds * 1000),
         }
-        if call.caller_id:
-            fields["CallerID"] = call.caller_id
-        if call.variables:
-            fields["Variable"] = [f"{k}={v}" for k, v in call.variables.items()]
+        if caller_id:
+            fields["CallerID"] = caller_id
+        if variables:
+            fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         reply = await self._link.send(fields, as_list=False)
         _raise_unless_success(reply, "Originate")
-        return OriginateAccepted(request_id=call.request_id)
+        return OriginateAccepted(request_id=action_id)
 
     async def queue_add(
         self, queue: str, endpoint: str, *, penalty: int, paused: bool, member_name: str = ""
