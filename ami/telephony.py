@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from ami.actions import UnsafeAmiValue
 from ami.link import AmiLink, LinkState
 from callcenter.telephony import (
+    SPY_MODES,
     CustomerCall,
     OriginateAccepted,
     OriginateRequest,
     QueueCallerState,
     QueueMemberState,
     QueueReport,
+    SpyRequest,
     TelephonyError,
     TelephonyState,
 )
@@ -50,16 +52,19 @@ class AmiTelephony:
         originate_context: str,
         technology: str = "PJSIP",
         dialer_context: str = "dialer-auto",
+        spy_context: str = "supervisor-spy",
         trunk: str = "trunk",
     ) -> None:
         _check(CONTEXT, originate_context, "dialplan context")
         _check(TECHNOLOGY, technology, "channel technology")
         _check(CONTEXT, dialer_context, "dialplan context")
+        _check(CONTEXT, spy_context, "dialplan context")
         _check(ENDPOINT, trunk, "trunk")
         self._link = link
         self._context = originate_context
         self._technology = technology
         self._dialer_context = dialer_context
+        self._spy_context = spy_context
         self._trunk = trunk
 
     @property
@@ -111,6 +116,26 @@ class AmiTelephony:
             timeout_seconds=call.ring_seconds,
             caller_id=call.caller_id,
             variables=call.variables,
+        )
+
+    async def spy(self, request: SpyRequest) -> OriginateAccepted:
+        """Ring the supervisor; once they answer, ChanSpy joins the operator's call."""
+        _check(ENDPOINT, request.supervisor_endpoint, "endpoint")
+        technology, _, operator = request.operator_device.partition("/")
+        if technology != self._technology:
+            raise UnsafeAmiValue(f"bad operator device {request.operator_device!r}")
+        _check(ENDPOINT, operator, "operator endpoint")
+        if request.mode not in SPY_MODES:
+            raise UnsafeAmiValue(f"bad spy mode {request.mode!r}")
+        return await self._originate(
+            "cc-" + secrets.token_hex(8),
+            channel=self._device(request.supervisor_endpoint),
+            context=self._spy_context,
+            exten=request.mode,
+            timeout_seconds=30,
+            caller_id="",
+            # the operator's channels are named "PJSIP/op101-000000a1"
+            variables={"CALLCENTER_SPY_TARGET": f"{self._device(operator)}-"},
         )
 
     async def _originate(

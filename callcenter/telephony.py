@@ -54,6 +54,20 @@ class CustomerCall:
     ring_seconds: int = 25
 
 
+SpyMode = Literal["listen", "whisper", "barge"]
+SPY_MODES: tuple[SpyMode, ...] = ("listen", "whisper", "barge")
+
+
+@dataclass(frozen=True)
+class SpyRequest:
+    """Ring the supervisor's phone at ``supervisor_endpoint``; once answered, join the
+    call of the operator's phone ``operator_device`` (``PJSIP/op101``) in ``mode``."""
+
+    supervisor_endpoint: str
+    operator_device: str
+    mode: SpyMode
+
+
 @dataclass(frozen=True)
 class OriginateAccepted:
     """The telephony system took the request; the outcome arrives as call events."""
@@ -98,6 +112,8 @@ class Telephony(Protocol):
     def state(self) -> TelephonyState: ...
 
     async def originate(self, request: OriginateRequest) -> OriginateAccepted: ...
+
+    async def spy(self, request: SpyRequest) -> OriginateAccepted: ...
 
     async def queue_pause(
         self, endpoint: str, paused: bool, reason: str = "", *, queue: str | None = None

@@ -18,6 +18,7 @@ from web import (
     deal_pages,
     import_pages,
     leads_api,
+    monitoring_api,
     openapi,
     pages,
     preview_pages,
@@ -56,6 +57,7 @@ def create_app(services: WebServices, hub: Hub | None = None) -> web.Application
     deal_pages.add_routes(app)
     client_pages.add_routes(app)  # the client card, its API and call recordings
     company_pages.add_routes(app)
+    monitoring_api.add_routes(app)  # supervisors join their operators' calls
     campaign_pages.add_routes(app)
     preview_pages.add_routes(app)
     app.router.add_static("/static", Path(__file__).parent / "static")

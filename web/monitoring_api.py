@@ -1,0 +1,55 @@
+"""``POST /api/v1/operators/{id}/spy``: a supervisor listens to, whispers to or barges
+into a call of one of their team's operators (``callcenter.live_monitoring``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callcenter.live_monitoring import SpyRefused, join_call
+from callcenter.telephony import SPY_MODES, TelephonyError
+from web.auth import requires
+from web.client_access import client_ip
+from web.json_api import error_response, int_param, json_body, me
+from web.openapi import documented
+from web.state import SERVICES
+
+_TELEPHONY_DOWN = "telephony unavailable: the link to the PBX is down"
+_SPY_BODY = {
+    "type": "object",
+    "required": ["mode"],
+    "properties": {"mode": {"type": "string", "enum": list(SPY_MODES)}},
+}
+
+
+@requires("supervisor")
+@documented(body=_SPY_BODY, status=202)
+async def spy(request: web.Request) -> web.StreamResponse:
+    """Ring my phone into the operator's call: listen, whisper or barge."""
+    services = request.app[SERVICES]
+    body = await json_body(request)
+    mode = body.get("mode") if isinstance(body, dict) else None
+    if not isinstance(mode, str):
+        return error_response(400, "invalid input", mode="listen, whisper or barge")
+    if services.telephony.state != "connected":
+        return error_response(503, _TELEPHONY_DOWN)
+    async with services.db() as session:
+        try:
+            accepted = await join_call(
+                session,
+                services.telephony,
+                me(request),
+                int_param(request, "id"),
+                mode,
+                client_ip(request),
+            )
+        except SpyRefused as refused:
+            return error_response(refused.status, str(refused))
+        except ConnectionError:
+            return error_response(503, _TELEPHONY_DOWN)
+        except (TelephonyError, ValueError) as exc:  # the PBX said no, or a device unfit
+            return error_response(409, str(exc))
+    return web.json_response({"request_id": accepted.request_id, "mode": mode}, status=202)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(r"/api/v1/operators/{id:\d+}/spy", spy)
