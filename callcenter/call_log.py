@@ -31,6 +31,7 @@ from callcenter.models import (
     TrackingNumber,
 )
 from callcenter.phones import to_e164
+from callcenter.recordings import RECORDING_VARIABLE, recording_name
 from callcenter.tracking import TrackedCall
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,10 @@ class CallLog:
             "talk_seconds": _seconds(call.talk_seconds),
             "result": call.result,
             "hangup_cause": call.hangup_cause,
+            # MixMonitor records only while bridged: an unanswered call has no recording
+            "recording_path": recording_name(call.variables.get(RECORDING_VARIABLE))
+            if call.answered_at is not None
+            else None,
         }
         dialled = dialer_call(call.variables)
         if dialled is not None:
@@ -188,7 +193,7 @@ class CallLog:
         new = statement.excluded
         keep_first = (
             *("caller_number", "caller_e164", "caller_name", "did", "tracking_number_id"),
-            *("campaign_id", "lead_id"),
+            *("campaign_id", "lead_id", "recording_path"),
         )
         take_newest = ("queue_name", "answered_by_id", "answered_at", "ended_at", "wait_seconds")
         updates: dict[str, Any] = {k: func.coalesce(getattr(Call, k), new[k]) for k in keep_first}

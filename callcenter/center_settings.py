@@ -24,9 +24,15 @@ class CenterSettings:
     follow_up_days: int = 15
     # a call answered within this many seconds counts towards the service level
     sla_seconds: int = 20
+    # call recordings older than this are deleted; 0 keeps them for ever
+    recording_retention_days: int = 0
 
 
-_LIMITS: dict[str, tuple[int, int]] = {"follow_up_days": (1, 365), "sla_seconds": (1, 600)}
+_LIMITS: dict[str, tuple[int, int]] = {
+    "follow_up_days": (1, 365),
+    "sla_seconds": (1, 600),
+    "recording_retention_days": (0, 3650),
+}
 
 
 class SettingError(ValueError):

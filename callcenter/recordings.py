@@ -1,13 +1,14 @@
 """Call recordings: who may play one, and where its file lies.
 
-Recordings live under ``DATA_DIR/recordings``; a call's ``recording_path`` is relative
-to it (an absolute path is accepted only if it lies inside it). Anything that resolves
-outside, through ``..`` or a symbolic link, is refused: the path came from the PBX, not
-from us.
+Recordings live in ``Settings.recordings_folder`` (Asterisk's MixMonitor folder); a
+call's ``recording_path`` is relative to it (an absolute path is accepted only if it
+lies inside it). Anything that resolves outside, through ``..`` or a symbolic link, is
+refused: the path came from the PBX, not from us.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from callcenter.models import Call, Role, User
@@ -16,8 +17,15 @@ from callcenter.models import Call, Role, User
 ROLES_WHO_PLAY_ANY_RECORDING = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 
 
-def recordings_dir(data_dir: Path) -> Path:
-    return data_dir / "recordings"
+# set by the dial plan's sub-record on the recorded channel (asterisk-conf/extensions.conf)
+RECORDING_VARIABLE = "CALLCENTER_RECORDING"
+# what the dial plan may name a recording (sub-record: "<uniqueid>.wav")
+RECORDING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.(?:wav|WAV|gsm|mp3)$")
+
+
+def recording_name(value: str | None) -> str | None:
+    """The file name a call's ``CALLCENTER_RECORDING`` variable gives, if it is one."""
+    return value if value and RECORDING_NAME.fullmatch(value) else None
 
 
 def may_play(user: User, call: Call) -> bool:

@@ -77,6 +77,13 @@ class Settings:
     """Unset: generated once and kept in ``data_dir/secret_key`` (mode 0600)."""
     language: str = "ru"
     log_level: str = "INFO"
+    recordings_dir: Path | None = None
+    """Where Asterisk's MixMonitor writes (``RECORDINGS`` in extensions.conf); unset:
+    ``data_dir/recordings``."""
+
+    @property
+    def recordings_folder(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -162,6 +169,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "secret_key": _optional_secret,
     "language": _language,
     "log_level": _log_level,
+    "recordings_dir": lambda v: Path(v).expanduser(),
 }
 
 

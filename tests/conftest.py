@@ -117,6 +117,7 @@ async def live_server(
     database_url: str, asterisk_sandbox: object, tmp_path: Path
 ) -> AsyncIterator[LiveServer]:
     """The whole product (``callcenter serve``) on a free port, with the sandbox's AMI."""
+    from ami.sandbox.asterisk import recordings_dir
     from callcenter.app.runtime import serve
 
     settings = load_settings(
@@ -125,6 +126,8 @@ async def live_server(
             # the sandbox dialplan asks 4573: no personal-manager routing unless a test wants it
             "CALLCENTER_AGI_PORT": str(free_tcp_port()),
             "CALLCENTER_DATA_DIR": str(tmp_path / "data"),
+            # where the sandbox's MixMonitor writes
+            "CALLCENTER_RECORDINGS_DIR": str(recordings_dir()),
         }
     )
     stop = asyncio.Event()

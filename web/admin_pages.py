@@ -278,6 +278,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         "operators_see_own_clients_only": "on" if current.operators_see_own_clients_only else "",
         "follow_up_days": str(current.follow_up_days),
         "sla_seconds": str(current.sla_seconds),
+        "recording_retention_days": str(current.recording_retention_days),
     }
     return render_form_page(request, "admin/settings.html", values=values, errors={})
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import audit
 from callcenter.models import AuditEntry, Call, User
-from callcenter.recordings import may_play, recording_file, recordings_dir
+from callcenter.recordings import may_play, recording_file
 from web.auth import requires
 from web.client_access import client_ip
 from web.json_api import int_param, me
@@ -50,7 +50,7 @@ async def play_recording(request: web.Request) -> web.StreamResponse:
             raise web.HTTPNotFound(text="this call has no recording")
         if not may_play(user, call):
             raise web.HTTPForbidden(text="only supervisors and the operator who took the call")
-        path = recording_file(recordings_dir(services.settings.data_dir), call.recording_path)
+        path = recording_file(services.settings.recordings_folder, call.recording_path)
         if path is None:
             raise web.HTTPForbidden(text="the recording lies outside the recordings folder")
         if not path.is_file():

@@ -68,7 +68,12 @@ async def _telephony(settings: Settings) -> AsyncIterator[tuple[Settings, bool]]
         return
     try:
         yield (
-            dataclasses.replace(settings, ami_host=sandbox.AMI_HOST, ami_port=status.ami_port),
+            dataclasses.replace(
+                settings,
+                ami_host=sandbox.AMI_HOST,
+                ami_port=status.ami_port,
+                recordings_dir=settings.recordings_dir or status.recordings,
+            ),
             True,
         )
     finally:

@@ -13,7 +13,7 @@ from aiohttp import web
 from ami.agi import routing_server
 from ami.link import AmiLink
 from ami.telephony import AmiTelephony
-from callcenter import database
+from callcenter import database, recording_retention
 from callcenter.app.inbound import InboundPipeline
 from callcenter.embedded_db import embedded_postgres
 from callcenter.migrate import upgrade
@@ -120,12 +120,16 @@ async def serve(
             listener = tasks.create_task(inbound.run(link), name="ami-listener")
             reminding = tasks.create_task(reminders.run(), name="task-reminders")
             dialling = tasks.create_task(dialer.run(), name="dialer")
+            retention = tasks.create_task(
+                recording_retention.run(db, settings.recordings_folder), name="recordings"
+            )
             if on_ready is not None:
                 await on_ready(address)
             await stop.wait()
             listener.cancel()
             reminding.cancel()
             dialling.cancel()
+            retention.cancel()
             await hub.close()
     log.info("stopped")
 

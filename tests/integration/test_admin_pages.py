@@ -354,13 +354,18 @@ async def test_center_settings_are_saved_all_or_nothing(
     async with db() as session:
         assert await center_settings.load(session) == center_settings.CenterSettings()
 
-    good = {"operators_see_own_clients_only": "on", "follow_up_days": "30", "sla_seconds": "15"}
+    good = {
+        "operators_see_own_clients_only": "on",
+        "follow_up_days": "30",
+        "sla_seconds": "15",
+        "recording_retention_days": "365",
+    }
     response = await admin.post("/admin/settings", data=good, allow_redirects=False)
     assert response.status == 303
     async with db() as session:
         stored = await center_settings.load(session)
         entry = (await session.execute(select(AuditEntry))).scalar_one()
-    assert stored == center_settings.CenterSettings(True, 30, 15)
+    assert stored == center_settings.CenterSettings(True, 30, 15, 365)
     assert entry.action == "settings.update" and entry.details["follow_up_days"] == 30
     assert "checked" in await (await admin.get("/admin/settings")).text()
 
