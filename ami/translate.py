@@ -16,7 +16,7 @@ target of the dial the Local channel makes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -392,3 +392,20 @@ def translate(message: Mapping[str, Any], received_at: datetime) -> Event | None
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError):
         # never let one bad message stop the stream; the fuzz test keeps this rare
         return None
+
+
+def translate_members(
+    rows: Iterable[Mapping[str, Any]], taken_at: datetime
+) -> list[QueueMemberStateChanged | QueueMemberPaused]:
+    """A resync's ``QueueMember`` rows as member events: each phone's state and pause."""
+    events: list[QueueMemberStateChanged | QueueMemberPaused] = []
+    for row in rows:
+        try:
+            headers = _plain(row)
+            state, pause = _member_status(headers, taken_at), _member_pause(headers, taken_at)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError):
+            continue  # as translate(): one bad row never stops the rest
+        events += [
+            e for e in (state, pause) if isinstance(e, QueueMemberStateChanged | QueueMemberPaused)
+        ]
+    return events

@@ -39,6 +39,10 @@ class DeviceDirectory:
         # devices are compared case-insensitively: Asterisk keeps the dialplan's spelling
         self._by_device = {op.device.lower(): op for op in operators}
 
+    def everyone(self) -> list[Operator]:
+        """Every active user with a phone, as last loaded."""
+        return list(self._by_device.values())
+
     def cached(self, device: str) -> Operator | None:
         return self._by_device.get(device.lower())
 

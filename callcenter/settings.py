@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
@@ -77,6 +78,8 @@ class Settings:
     """Unset: generated once and kept in ``data_dir/secret_key`` (mode 0600)."""
     language: str = "ru"
     log_level: str = "INFO"
+    time_zone: str = "Europe/Moscow"
+    """The center's own day: when the wallboard's "today" starts."""
     recordings_dir: Path | None = None
     """Where Asterisk's MixMonitor writes (``RECORDINGS`` in extensions.conf); unset:
     ``data_dir/recordings``."""
@@ -147,6 +150,14 @@ def _log_level(value: str) -> str:
     return level
 
 
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError("must be a time zone such as Europe/Moscow") from None
+    return value.strip()
+
+
 def _no_newlines(value: str) -> str:
     # host names and user names are sent to Asterisk; a line break would inject headers
     if any(c in value for c in "\r\n\0") or not value.strip():
@@ -170,6 +181,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "language": _language,
     "log_level": _log_level,
     "recordings_dir": lambda v: Path(v).expanduser(),
+    "time_zone": _time_zone,
 }
 
 

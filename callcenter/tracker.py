@@ -62,6 +62,12 @@ LINGER = timedelta(seconds=30)
 REMEMBER_ENDED = 100_000
 """How many ended linkedids are remembered so late events are ignored."""
 DID_VARIABLE = "CALLCENTER_DID"
+# set only by our own Originates (click-to-dial, preview, the dialer): a call carrying
+# one was placed by us. The dial plan sets others on inbound calls too (the DID, the
+# recording's name, the personal manager), which say nothing about the direction.
+ORIGINATE_VARIABLES = frozenset(
+    {"CALLCENTER_USER", "CALLCENTER_CAMPAIGN", "CALLCENTER_LEAD", "CALLCENTER_ATTEMPT"}
+)
 _NOT_AN_EXTEN = frozenset({"", "s", "h", "i", "t"})
 # Q.850 causes of a channel that never got answered
 _CAUSE_RESULTS: dict[int, Result] = {
@@ -460,7 +466,7 @@ class CallTracker:
         return min(candidates or call.legs.values(), key=lambda leg: leg.first_at, default=None)
 
     def _direction(self, call: _Call, first: _Leg | None) -> Direction:
-        if any(k != DID_VARIABLE for k in call.variables):
+        if any(k in ORIGINATE_VARIABLES for k in call.variables):
             return "outbound"
         if first is None:
             return "inbound"

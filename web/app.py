@@ -25,6 +25,7 @@ from web import (
     profile_pages,
     segment_pages,
     task_pages,
+    wallboard_pages,
 )
 from web.auth import auth_middleware
 from web.health import healthz
@@ -58,6 +59,7 @@ def create_app(services: WebServices, hub: Hub | None = None) -> web.Application
     client_pages.add_routes(app)  # the client card, its API and call recordings
     company_pages.add_routes(app)
     monitoring_api.add_routes(app)  # supervisors join their operators' calls
+    wallboard_pages.add_routes(app)
     campaign_pages.add_routes(app)
     preview_pages.add_routes(app)
     app.router.add_static("/static", Path(__file__).parent / "static")

@@ -33,6 +33,7 @@ TOO_SLOW = 4000  # websocket close code: the client should reconnect and catch u
 class _Connection:
     user_id: int
     ws: web.WebSocketResponse
+    role: str = ""
     outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
     too_slow: bool = False
 
@@ -50,6 +51,8 @@ class Hub:
         self._seq = 0
         self._history: dict[int, _History] = {}
         self._connections: dict[int, set[_Connection]] = {}
+        # the latest picture of each kind of state, sent to every (re)connecting reader
+        self._states: dict[str, tuple[frozenset[str], str]] = {}
         self.dropped_slow_clients = 0
 
     # -- Notifier ----------------------------------------------------------------
@@ -67,6 +70,22 @@ class Hub:
             history.messages.append((self._seq, text))
             for connection in self._connections.get(user_id, ()):
                 self._offer(connection, text)
+
+    def publish_state(self, roles: Collection[str], type_: str, payload: dict[str, Any]) -> None:
+        """A picture that replaces the previous one (the wallboard) for every connected
+        user of these roles: encoded once, kept in no history (seq 0: nothing to catch up
+        on but the latest, which each new connection gets at once)."""
+        text = json.dumps(
+            {"type": type_, "seq": 0, "ts": time.time(), "data": payload},
+            ensure_ascii=False,
+            default=str,
+        )
+        wanted = frozenset(roles)
+        self._states[type_] = (wanted, text)
+        for connections in self._connections.values():
+            for connection in connections:
+                if connection.role in wanted:
+                    self._offer(connection, text)
 
     # -- connections -------------------------------------------------------------
     def _offer(self, connection: _Connection, text: str) -> None:
@@ -87,11 +106,13 @@ class Hub:
             return None
         return [text for seq, text in history.messages if seq > last_seq]
 
-    async def serve(self, request: web.Request, user_id: int) -> web.WebSocketResponse:
+    async def serve(
+        self, request: web.Request, user_id: int, role: str = ""
+    ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)
         await ws.prepare(request)
         last = request.query.get("last_seq", "")
-        connection = _Connection(user_id, ws)
+        connection = _Connection(user_id, ws, role)
         # registering and reading the history with no await in between: every message
         # is either in ``missed`` or in the outbox, never in both and never in neither
         self._connections.setdefault(user_id, set()).add(connection)
@@ -118,6 +139,9 @@ class Hub:
             await ws.send_str(json.dumps({"type": "resync", "seq": self._seq, "ts": now}))
         for text in missed or ():
             await ws.send_str(text)
+        for roles, text in list(self._states.values()):
+            if connection.role in roles:
+                await ws.send_str(text)
         while True:
             text = await connection.outbox.get()
             if connection.too_slow:

@@ -9,15 +9,16 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami.link import AmiLink, LiveSnapshot
-from ami.translate import translate
+from ami.translate import translate, translate_members
 from callcenter.agent_state import state_payload
 from callcenter.call_log import CallLog
 from callcenter.devices import DeviceDirectory
-from callcenter.events import OriginateFinished, QueueMemberPaused
+from callcenter.events import OriginateFinished, QueueMemberPaused, QueueMemberStateChanged
 from callcenter.notify import Notifier
 from callcenter.screen_pop import ScreenPops
 from callcenter.tracker import CallTracker
 from callcenter.tracking import CallFollower, CallObservers
+from callcenter.wallboard import Wallboard
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,12 @@ class InboundPipeline:
         self._observers = CallObservers([self.call_log, self.pops])
         self._followers: list[CallFollower] = []
         self.tracker = CallTracker(self._observers)
+        self.wallboard: Wallboard | None = None
+
+    def show_on(self, wallboard: Wallboard) -> None:
+        """Keep ``wallboard`` up to date: every call, every queue member's change."""
+        self.wallboard = wallboard
+        self._observers.add(wallboard)
 
     def follow(self, follower: CallFollower) -> None:
         """Tell ``follower`` (the dialer engine) of every call after the log and the pops."""
@@ -51,7 +58,11 @@ class InboundPipeline:
                     continue
                 if isinstance(event, QueueMemberPaused):
                     self._agent_paused(event)
+                    if self.wallboard is not None:
+                        self.wallboard.member_paused(event)
                     continue
+                if isinstance(event, QueueMemberStateChanged) and self.wallboard is not None:
+                    self.wallboard.member_state(event)
                 if isinstance(event, OriginateFinished):
                     for follower in self._followers:
                         follower.originate_finished(event)
@@ -71,6 +82,12 @@ class InboundPipeline:
         for follower in self._followers:
             follower.resynced(live, snapshot.taken_at)
         await self.devices.reload()
+        if self.wallboard is not None:
+            for event in translate_members(snapshot.members, snapshot.taken_at):
+                if isinstance(event, QueueMemberPaused):
+                    self.wallboard.member_paused(event)
+                else:
+                    self.wallboard.member_state(event)
 
     def _agent_paused(self, event: QueueMemberPaused) -> None:
         # a pause set on the phone or by a supervisor reaches the console too

@@ -7,18 +7,24 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami.agi import routing_server
 from ami.link import AmiLink
 from ami.telephony import AmiTelephony
-from callcenter import database, recording_retention
+from callcenter import center_settings, database, recording_retention
 from callcenter.app.inbound import InboundPipeline
+from callcenter.day_figures import day_so_far
 from callcenter.embedded_db import embedded_postgres
 from callcenter.migrate import upgrade
 from callcenter.reminders import ReminderLoop
 from callcenter.settings import Settings
+from callcenter.wallboard import Wallboard
+from callcenter.wallboard_feed import WallboardFeed
 from dialer.desk import Desk
 from dialer.engine import DialerEngine
 from web.app import create_app
@@ -26,6 +32,7 @@ from web.campaign_pages import DIALER_DESK
 from web.hub import Hub
 from web.state import WebServices
 from web.tasks_api import REMINDERS
+from web.wallboard_pages import WALLBOARD
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,12 @@ async def serve(
 
         hub = Hub()
         inbound = InboundPipeline(db, hub, region=settings.default_region)
+        # before the link: its first resync tells the wallboard the queues' members
+        wallboard = await _wallboard(db, settings)
+        inbound.show_on(wallboard)
+        feed = WallboardFeed(
+            wallboard, inbound.tracker.live_calls, inbound.devices.everyone, db, hub
+        )
         link = AmiLink(
             settings.ami_host,
             settings.ami_port,
@@ -106,6 +119,7 @@ async def serve(
 
         app = create_app(WebServices(settings, db, telephony), hub)
         app[DIALER_DESK] = Desk()  # campaign controls and preview dialling
+        app[WALLBOARD] = feed
         reminders = ReminderLoop(db, hub)
         app[REMINDERS] = reminders  # the task pages wake it for a sooner reminder
         runner = web.AppRunner(app, access_log=None)
@@ -123,6 +137,7 @@ async def serve(
             retention = tasks.create_task(
                 recording_retention.run(db, settings.recordings_folder), name="recordings"
             )
+            pushing = tasks.create_task(feed.run(), name="wallboard")
             if on_ready is not None:
                 await on_ready(address)
             await stop.wait()
@@ -130,8 +145,17 @@ async def serve(
             reminding.cancel()
             dialling.cancel()
             retention.cancel()
+            pushing.cancel()
             await hub.close()
     log.info("stopped")
+
+
+async def _wallboard(db: async_sessionmaker[AsyncSession], settings: Settings) -> Wallboard:
+    zone = ZoneInfo(settings.time_zone)
+    async with db() as session:
+        sla = (await center_settings.load(session)).sla_seconds
+        today = await day_so_far(session, zone, sla, datetime.now(UTC))
+    return Wallboard(zone=zone, sla_seconds=sla, today=today)
 
 
 def _stop_on_signals() -> asyncio.Event:

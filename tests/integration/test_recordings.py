@@ -47,6 +47,8 @@ async def test_a_recorded_call_names_its_file_and_a_supervisor_plays_it(
     async with db() as session:
         call = await session.scalar(select(Call).where(Call.answered_at.is_not(None)))
     assert call is not None and call.recording_path is not None
+    # the dial plan's CALLCENTER_RECORDING says nothing about who placed the call
+    assert call.direction == "inbound"
     file = asterisk_sandbox.recordings / call.recording_path
     await until(file.exists, 5, "the recording's file")  # MixMonitor closes it at hangup
     assert file.read_bytes()[:4] == b"RIFF"

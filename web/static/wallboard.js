@@ -1,0 +1,82 @@
+// The wallboard: the first picture from /api/v1/wallboard, every later one from the
+// page's websocket ("wallboard" messages through live.js); durations tick here, once a
+// second, from the "since" times. Everything is put in with textContent.
+"use strict";
+
+(function () {
+  const board = document.querySelector("[data-testid=wallboard]");
+  if (!board) return;
+  const t = (key) => board.dataset["t" + key.charAt(0).toUpperCase() + key.slice(1)] || key;
+  let picture = null;
+  let skew = 0; // server clock minus ours, so durations agree with the server's
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    if (className) td.className = className;
+    td.textContent = text == null ? "—" : String(text);
+    return td;
+  }
+
+  function duration(iso) {
+    if (!iso) return "—";
+    const seconds = Math.max(0, Math.floor((Date.now() + skew - Date.parse(iso)) / 1000));
+    const m = Math.floor(seconds / 60), s = seconds % 60;
+    return (m >= 60 ? Math.floor(m / 60) + ":" + String(m % 60).padStart(2, "0") : String(m)) +
+      ":" + String(s).padStart(2, "0");
+  }
+
+  function rows(body, items, build) {
+    body.replaceChildren(...items.map(build));
+  }
+
+  function draw() {
+    if (!picture) return;
+    const p = picture;
+    board.querySelector("[data-testid=wb-answered]").textContent = String(p.today.answered);
+    board.querySelector("[data-testid=wb-abandoned]").textContent = String(p.today.abandoned);
+    board.querySelector("[data-testid=wb-sla]").textContent =
+      p.today.sla_percent == null ? "—" : p.today.sla_percent + "%";
+    board.querySelector("[data-testid=wb-sla-seconds]").textContent = String(p.sla_seconds);
+    rows(board.querySelector("[data-testid=wb-queues]"), Object.entries(p.queues), ([name, q]) => {
+      const tr = document.createElement("tr");
+      tr.dataset.queue = name;
+      tr.dataset.waiting = String(q.waiting);
+      tr.append(cell(name), cell(q.waiting, "wb-count"), cell(duration(q.longest_since), "wb-for"));
+      return tr;
+    });
+    rows(board.querySelector("[data-testid=wb-operators]"), p.operators, (op) => {
+      const tr = document.createElement("tr");
+      tr.dataset.userId = String(op.user_id);
+      tr.dataset.state = op.state;
+      tr.className = "wb-state-" + op.state;
+      tr.append(cell(op.name), cell(t(op.state) + (op.reason ? " · " + op.reason : ""), "wb-state"),
+        cell(duration(op.since), "wb-for"));
+      return tr;
+    });
+    rows(board.querySelector("[data-testid=wb-calls]"), p.calls, (call) => {
+      const tr = document.createElement("tr");
+      tr.dataset.linkedid = call.linkedid;
+      tr.dataset.state = call.state;
+      tr.append(cell(call.caller || t(call.direction)), cell(call.queue), cell(call.operator),
+        cell(duration(call.since), "wb-for"));
+      return tr;
+    });
+    board.dataset.ready = "yes";
+  }
+
+  function show(next) {
+    picture = next;
+    skew = Date.parse(next.at) - Date.now();
+    draw();
+  }
+
+  document.addEventListener("cc:message", (event) => {
+    const message = event.detail;
+    if (message && message.type === "wallboard") show(message.data);
+  });
+  fetch("/api/v1/wallboard", { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then((response) => (response.ok ? response.json() : null))
+    .then((first) => { if (first && !picture) show(first); })
+    .catch(() => { /* the websocket brings the next picture */ });
+  setInterval(draw, 1000);
+})();
