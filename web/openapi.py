@@ -88,6 +88,7 @@ def _operation(method: str, path: str, handler: Any) -> dict[str, Any]:
         "400": {"description": "invalid input", "content": _json(ERROR)},
         "401": {"description": "no valid session or token"},
         "404": {"description": "no such thing"},
+        "503": {"description": "telephony, or the part of it this needs, is not running"},
     }
     if roles is not None:
         responses["403"] = {"description": "not for your role"}
@@ -95,7 +96,6 @@ def _operation(method: str, path: str, handler: Any) -> dict[str, Any]:
         responses["409"] = {"description": "conflicts with what is stored", "content": _json(ERROR)}
         responses["415"] = {"description": "send application/json"}
         responses["429"] = {"description": "too many requests"}
-        responses["503"] = {"description": "telephony unavailable"}
     operation: dict[str, Any] = {
         "operationId": f"{method}_{handler.__name__}",
         "summary": _summary(handler),

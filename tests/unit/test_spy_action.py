@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from ami.actions import UnsafeAmiValue
-from ami.link import AmiLink
 from ami.telephony import AmiTelephony
 from callcenter.telephony import SpyRequest
+from tests.unit.test_dialer_engine_parts import wired
 from tests.unit.test_link import FakeAmi
 
-
-@pytest.fixture
-async def wired() -> AsyncIterator[tuple[FakeAmi, AmiTelephony]]:
-    async with FakeAmi() as ami:
-        link: AmiLink = ami.link()
-        await link.start()
-        await link.wait_connected(5)
-        try:
-            yield ami, AmiTelephony(link, originate_context="operators")
-        finally:
-            await link.stop()
+__all__ = ["wired"]  # the fixture: a FakeAmi and the AmiTelephony linked to it
 
 
 @pytest.mark.parametrize("mode", ["listen", "whisper", "barge"])

@@ -17,6 +17,17 @@
     return td;
   }
 
+  // a duration cell: redrawn every second from its start, the rest only per picture
+  function since(iso) {
+    const td = cell(duration(iso), "wb-for");
+    td.dataset.since = iso || "";
+    return td;
+  }
+
+  function tick() {
+    for (const td of board.querySelectorAll("td.wb-for")) td.textContent = duration(td.dataset.since);
+  }
+
   function duration(iso) {
     if (!iso) return "—";
     const seconds = Math.max(0, Math.floor((Date.now() + skew - Date.parse(iso)) / 1000));
@@ -27,6 +38,36 @@
 
   function rows(body, items, build) {
     body.replaceChildren(...items.map(build));
+  }
+
+  // a supervisor joins a talking operator's call: their own phone rings (the server
+  // checks that it is their team's operator and writes it to the audit log)
+  function joinButtons(op) {
+    const td = document.createElement("td");
+    if (board.dataset.mayJoin !== "yes" || op.state !== "talking") return td;
+    for (const mode of ["listen", "whisper", "barge"]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.mode = mode;
+      button.dataset.testid = "wb-" + mode;
+      button.textContent = t(mode);
+      button.addEventListener("click", () => join(op.user_id, mode));
+      td.append(button);
+    }
+    return td;
+  }
+
+  async function join(userId, mode) {
+    const status = board.querySelector("[data-testid=wb-join-status]");
+    const response = await fetch("/api/v1/operators/" + encodeURIComponent(userId) + "/spy", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ mode }),
+      credentials: "same-origin",
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    status.textContent = response.ok ? t(mode) + "…" : String(data.error || response.status);
   }
 
   function draw() {
@@ -41,7 +82,7 @@
       const tr = document.createElement("tr");
       tr.dataset.queue = name;
       tr.dataset.waiting = String(q.waiting);
-      tr.append(cell(name), cell(q.waiting, "wb-count"), cell(duration(q.longest_since), "wb-for"));
+      tr.append(cell(name), cell(q.waiting, "wb-count"), since(q.longest_since));
       return tr;
     });
     rows(board.querySelector("[data-testid=wb-operators]"), p.operators, (op) => {
@@ -50,7 +91,7 @@
       tr.dataset.state = op.state;
       tr.className = "wb-state-" + op.state;
       tr.append(cell(op.name), cell(t(op.state) + (op.reason ? " · " + op.reason : ""), "wb-state"),
-        cell(duration(op.since), "wb-for"));
+        since(op.since), joinButtons(op));
       return tr;
     });
     rows(board.querySelector("[data-testid=wb-calls]"), p.calls, (call) => {
@@ -58,7 +99,7 @@
       tr.dataset.linkedid = call.linkedid;
       tr.dataset.state = call.state;
       tr.append(cell(call.caller || t(call.direction)), cell(call.queue), cell(call.operator),
-        cell(duration(call.since), "wb-for"));
+        since(call.since));
       return tr;
     });
     board.dataset.ready = "yes";
@@ -78,5 +119,5 @@
     .then((response) => (response.ok ? response.json() : null))
     .then((first) => { if (first && !picture) show(first); })
     .catch(() => { /* the websocket brings the next picture */ });
-  setInterval(draw, 1000);
+  setInterval(tick, 1000);
 })();
