@@ -122,7 +122,8 @@ async def serve(
         app[WALLBOARD] = feed
         reminders = ReminderLoop(db, hub)
         app[REMINDERS] = reminders  # the task pages wake it for a sooner reminder
-        runner = web.AppRunner(app, access_log=None)
+        # open requests get this long at shutdown; websockets are closed by the hub first
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -146,6 +147,9 @@ async def serve(
             dialling.cancel()
             retention.cancel()
             pushing.cancel()
+            # no new connections first: a browser whose websocket the hub closes would
+            # reconnect at once and hold the shutdown up until its timeout
+            await site.stop()
             await hub.close()
     log.info("stopped")
 
@@ -156,6 +160,9 @@ async def _wallboard(db: async_sessionmaker[AsyncSession], settings: Settings) -
         sla = (await center_settings.load(session)).sla_seconds
         today = await day_so_far(session, zone, sla, datetime.now(UTC))
     return Wallboard(zone=zone, sla_seconds=sla, today=today)
+
+
+SHUTDOWN_SECONDS = 5.0
 
 
 def _stop_on_signals() -> asyncio.Event:
