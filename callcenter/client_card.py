@@ -236,7 +236,9 @@ async def load_card(
             session, RefusalReason.name, RefusalReason.id, contact.refusal_reason_id
         ),
         ad_channel=await _name_of(session, AdChannel.name, AdChannel.id, contact.ad_channel_id),
-        custom_fields=await _custom_fields(session, contact.custom_fields),
+        custom_fields=await custom_fields_shown(
+            session, CustomFieldEntity.CONTACT, contact.custom_fields
+        ),
         open_tasks=await _open_tasks(session, contact.id),
         deals=await _deals(session, contact.id),
     )
@@ -247,12 +249,6 @@ async def _name_of(session: AsyncSession, column: Any, key: Any, value: int | No
         return None
     name: str | None = await session.scalar(select(column).where(key == value))
     return name
-
-
-async def _custom_fields(
-    session: AsyncSession, values: dict[str, Any]
-) -> tuple[CustomFieldShown, ...]:
-    return await custom_fields_shown(session, CustomFieldEntity.CONTACT, values)
 
 
 async def custom_fields_shown(

@@ -59,20 +59,19 @@ async def campaign_pop(
 ) -> dict[str, Any] | None:
     """What the operator's screen-pop adds for a dialer call: the campaign, its script
     filled in for this lead, and where to write the lead's result after the talk."""
+    # one round trip: the operator's phone is ringing
     found = (
         await session.execute(
-            select(Campaign.name, Campaign.script, Lead)
+            select(Campaign.name, Campaign.script, Lead, Contact, Company.name)
             .join(Lead, Lead.campaign_id == Campaign.id)
+            .outerjoin(Contact, Contact.id == Lead.contact_id)
+            .outerjoin(Company, Company.id == Contact.company_id)
             .where(Campaign.id == call.campaign_id, Lead.id == call.lead_id)
         )
     ).one_or_none()
     if found is None:
         return None
-    name, script, lead = found
-    contact = await session.get(Contact, lead.contact_id) if lead.contact_id else None
-    company = None
-    if contact is not None and contact.company_id is not None:
-        company = await session.scalar(select(Company.name).where(Company.id == contact.company_id))
+    name, script, lead, contact, company = found
     return {
         "id": call.campaign_id,
         "name": name,

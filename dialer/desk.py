@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.dialer_desk import CampaignAction, NotConnected
-from callcenter.models import CallAttempt, Campaign, Disposition, Lead, User
+from callcenter.dialer_desk import CampaignAction
+from callcenter.models import User
 from dialer import control, preview
 from dialer.results import check_retry_delays
 from dialer.windows import parse_windows
@@ -50,53 +49,11 @@ class Desk:
         finally:
             await session.rollback()
 
-    async def next_lead(
-        self, session: AsyncSession, campaign: Campaign, user: User, now: datetime
-    ) -> Lead | None:
-        return await preview.next_lead(session, campaign, user, now)
-
-    async def prepare_dial(
-        self, session: AsyncSession, lead: Lead, campaign: Campaign, user: User, now: datetime
-    ) -> CallAttempt | str:
-        return await preview.prepare_dial(session, lead, campaign, user, now)
-
-    async def originate_failed(
-        self, session: AsyncSession, attempt: CallAttempt, now: datetime, *, outcome_known: bool
-    ) -> None:
-        await preview.originate_failed(session, attempt, now, outcome_known=outcome_known)
-
-    async def skip(
-        self, session: AsyncSession, lead: Lead, user: User, reason: str, now: datetime
-    ) -> None:
-        await preview.skip(session, lead, user, reason, now)
-
-    async def last_attempt(
-        self, session: AsyncSession, lead_id: int, user: User
-    ) -> CallAttempt | None:
-        return await preview.last_attempt(session, lead_id, user)
-
-    async def not_connected(
-        self, session: AsyncSession, attempt: CallAttempt, outcome: NotConnected, now: datetime
-    ) -> None:
-        await preview.not_connected(session, attempt, outcome, now)
-
-    async def dispose(
-        self,
-        session: AsyncSession,
-        attempt: CallAttempt,
-        disposition: Disposition,
-        user: User,
-        now: datetime,
-        *,
-        refusal_reason_id: int | None = None,
-        callback_at: datetime | None = None,
-    ) -> None:
-        await preview.dispose(
-            session,
-            attempt,
-            disposition,
-            user,
-            now,
-            refusal_reason_id=refusal_reason_id,
-            callback_at=callback_at,
-        )
+    # the preview desk's own functions, as the web layer's DialerDesk names them
+    next_lead = staticmethod(preview.next_lead)
+    prepare_dial = staticmethod(preview.prepare_dial)
+    originate_failed = staticmethod(preview.originate_failed)
+    skip = staticmethod(preview.skip)
+    last_attempt = staticmethod(preview.last_attempt)
+    not_connected = staticmethod(preview.not_connected)
+    dispose = staticmethod(preview.dispose)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from aiohttp import web
 
 from callcenter.agent_state import AgentStateError, parse_state_change, state_payload
@@ -12,14 +9,20 @@ from callcenter.call_history import recent_calls
 from callcenter.clients import ClientError, parse_quick_client, quick_add_client
 from callcenter.lookup import client_card
 from callcenter.phones import to_e164
-from callcenter.telephony import OriginateRequest, TelephonyError
+from callcenter.telephony import OriginateRequest
 from callcenter.wrapup import CallNotLogged, WrapUpError, parse_wrapup, save_wrapup
 from web.auth import requires
-from web.json_api import error_response, invalid_input, json_body, me, refusal
+from web.json_api import (
+    TELEPHONY_DOWN,
+    error_response,
+    invalid_input,
+    json_body,
+    me,
+    refusal,
+    telephony_errors,
+)
 from web.openapi import documented
 from web.state import HUB, SERVICES
-
-_TELEPHONY_DOWN = "telephony unavailable: the AMI link is down"
 
 
 def _own_phone(request: web.Request) -> str:
@@ -28,19 +31,8 @@ def _own_phone(request: web.Request) -> str:
     if not user.interface:
         raise refusal(web.HTTPConflict, "you have no phone: ask an admin to set your device")
     if request.app[SERVICES].telephony.state != "connected":
-        raise refusal(web.HTTPServiceUnavailable, _TELEPHONY_DOWN)
+        raise refusal(web.HTTPServiceUnavailable, TELEPHONY_DOWN)
     return user.interface.split("/", 1)[1]
-
-
-@contextmanager
-def _telephony_errors() -> Iterator[None]:
-    """The PBX's refusals and a lost link, as clear HTTP answers."""
-    try:
-        yield
-    except ConnectionError:
-        raise refusal(web.HTTPServiceUnavailable, _TELEPHONY_DOWN) from None
-    except TelephonyError as exc:  # the PBX said no (e.g. the phone is in no queue)
-        raise refusal(web.HTTPConflict, str(exc)) from None
 
 
 @documented(
@@ -90,7 +82,7 @@ async def dial(request: web.Request) -> web.StreamResponse:
     e164 = to_e164(raw, services.settings.default_region)
     if e164 is None:
         return error_response(400, "invalid request", number="not a phone number")
-    with _telephony_errors():
+    with telephony_errors():
         accepted = await services.telephony.originate(
             OriginateRequest(
                 endpoint=_own_phone(request),
@@ -132,7 +124,7 @@ async def change_agent_state(request: web.Request) -> web.StreamResponse:
         paused, reason = parse_state_change(await json_body(request))
     except AgentStateError as exc:
         return error_response(400, str(exc))
-    with _telephony_errors():
+    with telephony_errors():
         await services.telephony.queue_pause(_own_phone(request), paused, reason)
     assert user.interface is not None  # _own_phone checked it
     payload = state_payload(user.interface, paused, reason, None)

@@ -7,12 +7,15 @@ so a form can put each message beside its field.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
 
 from callcenter.form_errors import FormInvalid, whole_number
 from callcenter.models import User
+from callcenter.telephony import TelephonyError
 from web.auth import current_user
 
 
@@ -58,3 +61,17 @@ def int_param(request: web.Request, name: str) -> int:
     if number is None:
         raise refusal(web.HTTPNotFound, f"no such {name}")
     return number
+
+
+TELEPHONY_DOWN = "telephony unavailable: the AMI link is down"
+
+
+@contextmanager
+def telephony_errors() -> Iterator[None]:
+    """The PBX's refusals and a lost link, as clear HTTP answers."""
+    try:
+        yield
+    except ConnectionError:
+        raise refusal(web.HTTPServiceUnavailable, TELEPHONY_DOWN) from None
+    except TelephonyError as exc:  # the PBX said no (e.g. the phone is in no queue)
+        raise refusal(web.HTTPConflict, str(exc)) from None

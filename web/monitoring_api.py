@@ -6,14 +6,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from callcenter.live_monitoring import SpyRefused, join_call
-from callcenter.telephony import SPY_MODES, TelephonyError
+from callcenter.telephony import SPY_MODES
 from web.auth import requires
 from web.client_access import client_ip
-from web.json_api import error_response, int_param, json_body, me
+from web.json_api import TELEPHONY_DOWN, error_response, int_param, json_body, me, telephony_errors
 from web.openapi import documented
 from web.state import SERVICES
 
-_TELEPHONY_DOWN = "telephony unavailable: the link to the PBX is down"
 _SPY_BODY = {
     "type": "object",
     "required": ["mode"],
@@ -31,22 +30,21 @@ async def spy(request: web.Request) -> web.StreamResponse:
     if not isinstance(mode, str):
         return error_response(400, "invalid input", mode="listen, whisper or barge")
     if services.telephony.state != "connected":
-        return error_response(503, _TELEPHONY_DOWN)
+        return error_response(503, TELEPHONY_DOWN)
     async with services.db() as session:
         try:
-            accepted = await join_call(
-                session,
-                services.telephony,
-                me(request),
-                int_param(request, "id"),
-                mode,
-                client_ip(request),
-            )
+            with telephony_errors():
+                accepted = await join_call(
+                    session,
+                    services.telephony,
+                    me(request),
+                    int_param(request, "id"),
+                    mode,
+                    client_ip(request),
+                )
         except SpyRefused as refused:
             return error_response(refused.status, str(refused))
-        except ConnectionError:
-            return error_response(503, _TELEPHONY_DOWN)
-        except (TelephonyError, ValueError) as exc:  # the PBX said no, or a device unfit
+        except ValueError as exc:  # a device the PBX's rules refuse (UnsafeAmiValue)
             return error_response(409, str(exc))
     return web.json_response({"request_id": accepted.request_id, "mode": mode}, status=202)
 
