@@ -19,8 +19,9 @@ from tests.parts import missing
 
 REPO = Path(__file__).resolve().parent.parent
 
-# the sandbox Asterisk and sipp fixtures, for integration and browser tests alike
-pytest_plugins = ["tests.sandbox_fixtures"]
+# the sandbox Asterisk and sipp fixtures, for integration and browser tests alike;
+# the hang guard, so a stuck test fails with its stacks instead of eating CI's budget
+pytest_plugins = ["tests.sandbox_fixtures", "tests.hang_guard"]
 
 
 @pytest.fixture(scope="session")
