@@ -30,6 +30,7 @@ from callcenter.models import (
     Lead,
     TrackingNumber,
 )
+from callcenter.phone_geography import caller_region
 from callcenter.phones import to_e164
 from callcenter.recordings import RECORDING_VARIABLE, recording_name
 from callcenter.tracking import TrackedCall
@@ -157,6 +158,7 @@ class CallLog:
             "caller_number": call.caller_number or None,
             "caller_e164": e164,
             "caller_name": call.caller_name or None,
+            "caller_region": caller_region(e164) if e164 else None,
             "did": call.did,
             "tracking_number_id": select(TrackingNumber.id)
             .where(TrackingNumber.did_e164 == did_e164)
@@ -192,7 +194,8 @@ class CallLog:
         statement = insert(Call).values(values)
         new = statement.excluded
         keep_first = (
-            *("caller_number", "caller_e164", "caller_name", "did", "tracking_number_id"),
+            *("caller_number", "caller_e164", "caller_name", "caller_region", "did"),
+            "tracking_number_id",
             *("campaign_id", "lead_id", "recording_path"),
         )
         take_newest = ("queue_name", "answered_by_id", "answered_at", "ended_at", "wait_seconds")

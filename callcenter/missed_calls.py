@@ -8,12 +8,14 @@ number is answered, in either direction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.models import Call, Contact, Task
+from callcenter.lookup import display_name
+from callcenter.models import Call, Contact, Task, User
 
 MISSED_RESULTS = ("abandoned", "missed")
 
@@ -83,4 +85,82 @@ async def open_callbacks(
     return [
         {"id": id_, "title": title, "due_at": due_at, "e164": e164, "number": number}
         for id_, title, due_at, e164, number in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Unreturned:
+    """A missed call nobody has called back yet: a line of the list to work."""
+
+    call_id: int
+    started_at: datetime
+    caller_number: str | None
+    queue: str | None
+    wait_seconds: int | None
+    contact_id: int | None
+    client: str | None
+    task_id: int
+    assignee: str | None  # None: any operator may take it
+
+
+async def not_called_back(
+    session: AsyncSession, start: datetime, end: datetime, limit: int = 1000
+) -> list[Unreturned]:
+    """The period's missed and abandoned inbound calls whose callback is still open,
+    oldest first: the task closes itself when the client is reached, so what is left
+    here has not been."""
+    rows = await session.execute(
+        select(
+            Call.id,
+            Call.started_at,
+            Call.caller_number,
+            Call.queue_name,
+            Call.wait_seconds,
+            Contact.id,
+            Contact.display_name,
+            Contact.last_name,
+            Contact.first_name,
+            Contact.middle_name,
+            Task.id,
+            User.full_name,
+        )
+        .join(Task, (Task.call_id == Call.id) & (Task.kind == "callback"))
+        .outerjoin(Contact, Contact.id == Call.contact_id)
+        .outerjoin(User, User.id == Task.assignee_id)
+        .where(
+            Task.status == "open",
+            Call.direction == "inbound",
+            Call.result.in_(MISSED_RESULTS),
+            Call.started_at >= start,
+            Call.started_at < end,
+        )
+        .order_by(Call.started_at, Call.id)
+        .limit(limit)
+    )
+    return [
+        Unreturned(
+            call_id,
+            started,
+            number,
+            queue,
+            wait,
+            contact_id,
+            display_name(display, last, first, middle) if contact_id is not None else None,
+            task_id,
+            assignee,
+        )
+        for (
+            call_id,
+            started,
+            number,
+            queue,
+            wait,
+            contact_id,
+            display,
+            last,
+            first,
+            middle,
+            task_id,
+            assignee,
+        ) in rows
     ]

@@ -18,6 +18,7 @@ number, so there is no cache to grow.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,13 @@ def geography(e164: str) -> PhoneGeography:
     if zone is not None and code == 7:
         zone = _RUSSIAN_ZONE_FIXES.get(zone, zone)
     return PhoneGeography(region or None, zone)
+
+
+@functools.lru_cache(maxsize=4096)
+def caller_region(e164: str) -> str | None:
+    """The region a caller's number is from, for the call log. Callers do call again
+    (unlike the numbers of a list), so the answers are kept for the frequent ones."""
+    return geography(e164).region
 
 
 class _Kinds:

@@ -23,6 +23,7 @@ from web import (
     pages,
     preview_pages,
     profile_pages,
+    report_pages,
     segment_pages,
     task_pages,
     wallboard_pages,
@@ -60,6 +61,7 @@ def create_app(services: WebServices, hub: Hub | None = None) -> web.Application
     company_pages.add_routes(app)
     monitoring_api.add_routes(app)  # supervisors join their operators' calls
     wallboard_pages.add_routes(app)
+    report_pages.add_routes(app)
     campaign_pages.add_routes(app)
     preview_pages.add_routes(app)
     app.router.add_static("/static", Path(__file__).parent / "static")

@@ -1,4 +1,5 @@
-"""The inbound pipeline: AMI events -> translator -> tracker -> call log and screen-pops."""
+"""The inbound pipeline: AMI events -> translator -> tracker -> call log and screen-pops;
+queue members' events -> the operators' state log (and the wallboard, when one is shown)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from callcenter.call_log import CallLog
 from callcenter.devices import DeviceDirectory
 from callcenter.events import OriginateFinished, QueueMemberPaused, QueueMemberStateChanged
 from callcenter.notify import Notifier
+from callcenter.operator_log import OperatorStateLog
 from callcenter.screen_pop import ScreenPops
 from callcenter.tracker import CallTracker
 from callcenter.tracking import CallFollower, CallObservers
@@ -29,6 +31,8 @@ class InboundPipeline:
     ) -> None:
         self.devices = DeviceDirectory(db)
         self.call_log = CallLog(db, self.devices, region)
+        # always kept, wallboard or not: the load report reads it
+        self.operator_log = OperatorStateLog(db, self.devices)
         self.pops = ScreenPops(db, self.devices, notifier, region=region)
         self._notifier = notifier
         # the call log first: its row exists by the time anyone wraps the call up
@@ -48,9 +52,12 @@ class InboundPipeline:
         self._followers.append(follower)
 
     async def run(self, link: AmiLink) -> None:
-        """Consume the link's events until cancelled; owns the call log writer."""
+        """Consume the link's events until cancelled; owns the call and operator log writers."""
         await self.devices.reload()
-        writer = asyncio.create_task(self.call_log.run(), name="call-log-writer")
+        writers = [
+            asyncio.create_task(self.call_log.run(), name="call-log-writer"),
+            asyncio.create_task(self.operator_log.run(), name="operator-log-writer"),
+        ]
         try:
             async for message in link.events():
                 event = translate(message, datetime.now(UTC))
@@ -58,11 +65,14 @@ class InboundPipeline:
                     continue
                 if isinstance(event, QueueMemberPaused):
                     self._agent_paused(event)
+                    self.operator_log.member_paused(event)
                     if self.wallboard is not None:
                         self.wallboard.member_paused(event)
                     continue
-                if isinstance(event, QueueMemberStateChanged) and self.wallboard is not None:
-                    self.wallboard.member_state(event)
+                if isinstance(event, QueueMemberStateChanged):
+                    self.operator_log.member_state(event)
+                    if self.wallboard is not None:
+                        self.wallboard.member_state(event)
                 if isinstance(event, OriginateFinished):
                     for follower in self._followers:
                         follower.originate_finished(event)
@@ -71,19 +81,23 @@ class InboundPipeline:
                 except Exception:
                     log.exception("call tracker failed on %r", event)
         finally:
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            for writer in writers:
+                writer.cancel()
+            await asyncio.gather(*writers, return_exceptions=True)
             await self.pops.close()
 
     async def resync(self, snapshot: LiveSnapshot) -> None:
-        """After every (re)connect: calls Asterisk no longer has ended while we were away."""
+        """After every (re)connect: calls Asterisk no longer has ended while we were away;
+        every queue member's state as it is now."""
         live = snapshot.linkedids()
         self.tracker.reconcile(live, snapshot.taken_at)
         for follower in self._followers:
             follower.resynced(live, snapshot.taken_at)
         await self.devices.reload()
+        members = translate_members(snapshot.members, snapshot.taken_at)
+        self.operator_log.resynced(members, snapshot.taken_at)
         if self.wallboard is not None:
-            for event in translate_members(snapshot.members, snapshot.taken_at):
+            for event in members:
                 if isinstance(event, QueueMemberPaused):
                     self.wallboard.member_paused(event)
                 else:

@@ -39,6 +39,7 @@ from callcenter.models.deals import Deal, DealStageChange, PipelineStage, Refusa
 from callcenter.models.imports import ContactImport, ImportStatus
 from callcenter.models.interactions import Interaction, InteractionKind
 from callcenter.models.marketing import AdChannel, TrackingNumber
+from callcenter.models.reports import CallHourTotal, OperatorHourTotal, OperatorStateSpan
 from callcenter.models.segments import Segment
 from callcenter.models.tasks import Task, TaskKind, TaskStatus
 from callcenter.models.users import ApiToken, Language, Role, Team, User, WebSession
@@ -56,6 +57,7 @@ __all__ = [
     "Call",
     "CallAttempt",
     "CallDirection",
+    "CallHourTotal",
     "CallLeg",
     "CallResult",
     "Campaign",
@@ -84,6 +86,8 @@ __all__ = [
     "Lead",
     "LeadStatus",
     "LegKind",
+    "OperatorHourTotal",
+    "OperatorStateSpan",
     "PhoneKind",
     "PipelineStage",
     "RefusalReason",

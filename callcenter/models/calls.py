@@ -93,6 +93,7 @@ class Call(Base):
     result: Mapped[str] = mapped_column(server_default=CallResult.IN_PROGRESS.value)
     hangup_cause: Mapped[int | None] = mapped_column(SmallInteger, comment="Q.850 cause code")
     recording_path: Mapped[str | None]
+    caller_region: Mapped[str | None] = mapped_column(comment="where the caller's number is from")
     campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
     )
