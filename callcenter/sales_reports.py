@@ -142,7 +142,8 @@ async def channel_report(session: AsyncSession, period: ReportPeriod) -> list[Ch
             select(Contact.ad_channel_id, func.count(), func.sum(Deal.amount))
             .select_from(Deal)
             .join(PipelineStage, PipelineStage.id == Deal.stage_id)
-            .join(Contact, Contact.id == Deal.contact_id)
+            # a company's deal with no client (or whose client was deleted): no channel known
+            .outerjoin(Contact, Contact.id == Deal.contact_id)
             .where(
                 PipelineStage.is_won.is_(True),
                 Deal.closed_at >= period.start,
