@@ -7,7 +7,11 @@ What it shows, each figure from where it is born:
   ``WRAP_UP_SECONDS`` after their call ended), paused with its reason and offline (the
   queues' member events), else ready;
 - today's answered, abandoned and service level (answered within the center's SLA):
-  counted as queue calls end, starting from the day's rows in the call log.
+  counted as queue calls end, starting from the day's rows in the call log;
+- campaign progress: today's dialled, picked-up and abandoned calls counted as the
+  dialer settles its attempts (starting from the day's attempts), the lines ringing and
+  talking from the dialer's own flights, and the leads left, which only the database
+  knows, refreshed by the feed every ``SETTINGS_SECONDS`` with the center's settings.
 
 Pure: times come in as arguments; ``WallboardPublisher`` (``web``) pushes ``snapshot``
 to the supervisors' browsers whenever ``changed`` says something moved.
@@ -21,8 +25,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callcenter.campaigns import PICKED_UP
 from callcenter.devices import Operator
 from callcenter.events import QueueMemberPaused, QueueMemberStateChanged
+from callcenter.models import AttemptOutcome
 from callcenter.tracking import TrackedCall
 
 WRAP_UP_SECONDS = 20.0
@@ -51,6 +57,25 @@ class DayCounts:
 
 
 @dataclass
+class CampaignDay:
+    dialled: int = 0
+    picked_up: int = 0  # the client answered: an operator talked to them, or nobody could
+    abandoned: int = 0
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    name: str
+    leads_left: int
+
+
+@dataclass(frozen=True)
+class CampaignLines:
+    ringing: int = 0  # dialled, the client has not answered yet
+    talking: int = 0  # an operator has the client
+
+
+@dataclass
 class _Member:
     paused: bool = False
     reason: str = ""
@@ -68,6 +93,10 @@ class Wallboard:
     _members: dict[str, _Member] = field(default_factory=dict)
     _wrapping: dict[str, datetime] = field(default_factory=dict)  # device -> call ended at
     _state_since: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    # the running and paused campaigns (the feed refreshes them) and today's figures
+    campaigns: dict[int, CampaignInfo] = field(default_factory=dict)
+    campaign_days: dict[int, CampaignDay] = field(default_factory=dict)
+    _campaign_day: date | None = None
 
     # ------------------------------------------------------------ CallObserver
 
@@ -119,6 +148,52 @@ class Wallboard:
                 member.reason = ""
             self.changed = True
 
+    # ------------------------------------------------------------ the dialer
+
+    def attempt_settled(self, campaign_id: int, outcome: str, at: datetime) -> None:
+        """A dialer attempt got its outcome (``DialerEngine.on_settled``)."""
+        day = at.astimezone(self.zone).date()
+        if self._campaign_day != day:
+            self._campaign_day, self.campaign_days = day, {}
+        figures = self.campaign_days.setdefault(campaign_id, CampaignDay())
+        figures.dialled += 1
+        figures.picked_up += outcome in PICKED_UP
+        figures.abandoned += outcome == AttemptOutcome.ABANDONED
+        self.changed = True
+
+    def start_campaign_day(self, day: date, figures: dict[int, CampaignDay]) -> None:
+        """Today's attempts so far, from the database (at start-up)."""
+        self._campaign_day, self.campaign_days = day, figures
+        self.changed = True
+
+    def _campaign_rows(
+        self, now: datetime, lines: dict[int, CampaignLines]
+    ) -> list[dict[str, Any]]:
+        if self._campaign_day != now.astimezone(self.zone).date():
+            self.campaign_days = {}
+        shown = set(self.campaigns) | set(self.campaign_days) | set(lines)
+        rows = []
+        for campaign_id in shown:
+            info = self.campaigns.get(campaign_id)
+            day = self.campaign_days.get(campaign_id, CampaignDay())
+            live = lines.get(campaign_id, CampaignLines())
+            rows.append(
+                {
+                    "id": campaign_id,
+                    "name": info.name if info else None,
+                    "dialled": day.dialled,
+                    "picked_up": day.picked_up,
+                    "abandoned": day.abandoned,
+                    "abandon_percent": round(100 * day.abandoned / day.picked_up, 1)
+                    if day.picked_up
+                    else None,
+                    "ringing": live.ringing,
+                    "talking": live.talking,
+                    "leads_left": info.leads_left if info else None,
+                }
+            )
+        return sorted(rows, key=lambda row: (row["name"] is None, row["name"] or "", row["id"]))
+
     # ------------------------------------------------------------ the picture
 
     def start_day(self, counts: DayCounts) -> None:
@@ -132,7 +207,12 @@ class Wallboard:
             self.today = DayCounts(day)
         return self.today
 
-    def snapshot(self, now: datetime, live: Iterable[TrackedCall]) -> dict[str, Any]:
+    def snapshot(
+        self,
+        now: datetime,
+        live: Iterable[TrackedCall],
+        lines: dict[int, CampaignLines] | None = None,
+    ) -> dict[str, Any]:
         calls: list[dict[str, Any]] = []
         waiting: dict[str, dict[str, Any]] = {}
         talking: dict[str, TrackedCall] = {}
@@ -173,6 +253,7 @@ class Wallboard:
             "today": self._counts(now).as_json(),
             "sla_seconds": self.sla_seconds,
             "operators": operators,
+            "campaigns": self._campaign_rows(now, lines or {}),
         }
 
     def _operator(

@@ -18,15 +18,16 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import center_settings
+from callcenter.day_figures import shown_campaigns
 from callcenter.devices import Operator
 from callcenter.models import Role
 from callcenter.tracking import TrackedCall
-from callcenter.wallboard import Wallboard
+from callcenter.wallboard import CampaignLines, Wallboard
 
 LEADER_ROLES = (Role.SUPERVISOR.value, Role.MANAGER.value, Role.ADMIN.value)
 PUSH_SECONDS = 0.5
 QUIET_SECONDS = 5.0
-SETTINGS_SECONDS = 30.0  # the center's SLA is read again this often
+SETTINGS_SECONDS = 30.0  # the center's SLA and the campaigns' leads left are read this often
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,14 @@ class WallboardFeed:
         self._staff = staff  # everyone with a phone, as the device directory knows them
         self._db = db
         self._broadcast = broadcast
+        # the dialer's calls in flight per campaign (``DialerEngine.lines``), once wired
+        self.lines: Callable[[], dict[int, CampaignLines]] | None = None
         self.pushed = 0
 
     def picture(self) -> dict[str, Any]:
         self.wallboard.operators = self._staff()
-        return self.wallboard.snapshot(datetime.now(UTC), self._live_calls())
+        lines = self.lines() if self.lines is not None else {}
+        return self.wallboard.snapshot(datetime.now(UTC), self._live_calls(), lines)
 
     async def run(self) -> None:
         """Until cancelled: push the picture when it changed (or the floor is quiet)."""
@@ -65,7 +69,10 @@ class WallboardFeed:
                 if now - read_at >= SETTINGS_SECONDS:
                     async with self._db() as session:
                         sla = (await center_settings.load(session)).sla_seconds
+                        campaigns = await shown_campaigns(session)
                     self.wallboard.sla_seconds = sla
+                    if campaigns != self.wallboard.campaigns:
+                        self.wallboard.campaigns, self.wallboard.changed = campaigns, True
                     read_at = now
                 if self.wallboard.changed or now - last_push >= QUIET_SECONDS:
                     self.wallboard.changed = False

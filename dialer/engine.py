@@ -32,6 +32,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +58,7 @@ from callcenter.models import (
 )
 from callcenter.telephony import CustomerCall, DialerTelephony, QueueReport, TelephonyError
 from callcenter.tracking import TrackedCall
+from callcenter.wallboard import CampaignLines
 from dialer.control import sending_lock
 from dialer.dial_state import (
     ABANDON_GRACE_SECONDS,
@@ -140,6 +142,8 @@ class DialerEngine:
         self._synced = True
         self._quiet_until = 0.0
         self.elected = asyncio.Event()
+        # told of every placed attempt's outcome: the wallboard counts the day's calls
+        self.on_settled: Callable[[int, str, datetime], None] | None = None
         self.originated = 0
         self.rounds = 0  # rounds that could dial (the link was up and resynced)
 
@@ -412,6 +416,22 @@ class DialerEngine:
         self._flights.pop(flight.action_id, None)
         if placed:
             self._learn_outcome(flight, outcome, now)
+            if self.on_settled is not None:
+                self.on_settled(flight.campaign_id, outcome.value, _utc(now))
+
+    def lines(self) -> dict[int, CampaignLines]:
+        """Each campaign's calls in flight now: ringing, and talking with an operator."""
+        ringing: Counter[int] = Counter()
+        talking: Counter[int] = Counter()
+        for flight in self._flights.values():
+            if flight.ringing:
+                ringing[flight.campaign_id] += 1
+            elif flight.connected_at is not None and flight.ended is None:
+                talking[flight.campaign_id] += 1
+        return {
+            campaign: CampaignLines(ringing[campaign], talking[campaign])
+            for campaign in ringing | talking
+        }
 
     def _learn_outcome(self, flight: Flight, outcome: AttemptOutcome, now: float) -> None:
         ended = flight.ended_at or now

@@ -12,6 +12,7 @@ from web.client_access import client_ip
 from web.json_api import TELEPHONY_DOWN, error_response, int_param, json_body, me, telephony_errors
 from web.openapi import documented
 from web.state import SERVICES
+from web.templating import gettext
 
 _SPY_BODY = {
     "type": "object",
@@ -43,7 +44,11 @@ async def spy(request: web.Request) -> web.StreamResponse:
                     client_ip(request),
                 )
         except SpyRefused as refused:
-            return error_response(refused.status, str(refused))
+            # the English text for API clients, the reader's language for the wallboard
+            reason = str(refused)
+            return web.json_response(
+                {"error": reason, "message": gettext(reason)}, status=refused.status
+            )
         except ValueError as exc:  # a device the PBX's rules refuse (UnsafeAmiValue)
             return error_response(409, str(exc))
     return web.json_response({"request_id": accepted.request_id, "mode": mode}, status=202)

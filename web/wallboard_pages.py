@@ -12,11 +12,14 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy import select
 
 from callcenter.center_settings import CenterSettings
+from callcenter.models import Role, User
 from callcenter.wallboard import Wallboard
 from callcenter.wallboard_feed import WallboardFeed
 from web.auth import LEADERS, requires
+from web.json_api import me
 from web.pages import page_context
 from web.state import SERVICES
 
@@ -34,9 +37,29 @@ def _picture(request: web.Request) -> dict[str, Any]:
     )
 
 
+async def _team_members(request: web.Request, supervisor: User) -> list[int]:
+    """Whose calls this supervisor may join from the board (``live_monitoring`` checks
+    again on every join): the operators of the team they lead."""
+    if supervisor.role != Role.SUPERVISOR or supervisor.team_id is None:
+        return []
+    async with request.app[SERVICES].db() as session:
+        rows = await session.scalars(
+            select(User.id).where(
+                User.team_id == supervisor.team_id,
+                User.role == Role.OPERATOR,
+                User.is_active.is_(True),
+            )
+        )
+        return list(rows)
+
+
 @requires(*LEADERS)
 async def wallboard_page(request: web.Request) -> web.StreamResponse:
-    context = page_context(request, tv=request.query.get("tv") == "1")
+    context = page_context(
+        request,
+        tv=request.query.get("tv") == "1",
+        team_members=await _team_members(request, me(request)),
+    )
     return aiohttp_jinja2.render_template("wallboard.html", request, context)
 
 

@@ -18,7 +18,7 @@ from ami.link import AmiLink
 from ami.telephony import AmiTelephony
 from callcenter import center_settings, database, recording_retention
 from callcenter.app.inbound import InboundPipeline
-from callcenter.day_figures import day_so_far
+from callcenter.day_figures import campaign_day_so_far, day_so_far
 from callcenter.embedded_db import embedded_postgres
 from callcenter.migrate import upgrade
 from callcenter.reminders import ReminderLoop
@@ -110,6 +110,8 @@ async def serve(
         # settles what an earlier dialer left in flight once it is elected
         dialer = DialerEngine(db, telephony)
         inbound.follow(dialer)
+        dialer.on_settled = wallboard.attempt_settled
+        feed.lines = dialer.lines
 
         # personal-manager routing: the FastAGI server the inbound dialplan asks
         # before Queue(); its open requests are cancelled on exit
@@ -158,8 +160,12 @@ async def _wallboard(db: async_sessionmaker[AsyncSession], settings: Settings) -
     zone = ZoneInfo(settings.time_zone)
     async with db() as session:
         sla = (await center_settings.load(session)).sla_seconds
-        today = await day_so_far(session, zone, sla, datetime.now(UTC))
-    return Wallboard(zone=zone, sla_seconds=sla, today=today)
+        now = datetime.now(UTC)
+        today = await day_so_far(session, zone, sla, now)
+        campaigns = await campaign_day_so_far(session, zone, now)
+    wallboard = Wallboard(zone=zone, sla_seconds=sla, today=today)
+    wallboard.start_campaign_day(now.astimezone(zone).date(), campaigns)
+    return wallboard
 
 
 SHUTDOWN_SECONDS = 5.0

@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 from callcenter.devices import Operator
 from callcenter.events import QueueMemberPaused, QueueMemberStateChanged
 from callcenter.tracking import TrackedCall
-from callcenter.wallboard import WRAP_UP_SECONDS, DayCounts, Wallboard
+from callcenter.wallboard import (
+    WRAP_UP_SECONDS,
+    CampaignDay,
+    CampaignInfo,
+    CampaignLines,
+    DayCounts,
+    Wallboard,
+)
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
@@ -116,3 +123,33 @@ def test_a_new_day_starts_from_zero() -> None:
     picture = wallboard.snapshot(tomorrow, [])
     assert (picture["today"]["day"], picture["today"]["abandoned"]) == ("2026-12-04", 1)
     assert picture["today"]["answered"] == 0
+
+
+def test_campaign_progress_counts_the_day_s_attempts_and_shows_the_lines() -> None:
+    wallboard = board()
+    wallboard.start_campaign_day(T0.astimezone(MOSCOW).date(), {7: CampaignDay(10, 4, 1)})
+    wallboard.campaigns = {7: CampaignInfo("Обзвон", 120), 8: CampaignInfo("Опрос", 5)}
+    for outcome in ("answered", "abandoned", "busy", "no_answer"):
+        wallboard.attempt_settled(7, outcome, T0)
+    wallboard.attempt_settled(9, "answered", T0)  # stopped meanwhile: still counted today
+    picture = wallboard.snapshot(T0, [], {7: CampaignLines(ringing=3, talking=2)})
+    rows = {row["id"]: row for row in picture["campaigns"]}
+    assert rows[7] == {
+        "id": 7,
+        "name": "Обзвон",
+        "dialled": 14,
+        "picked_up": 6,
+        "abandoned": 2,
+        "abandon_percent": 33.3,
+        "ringing": 3,
+        "talking": 2,
+        "leads_left": 120,
+    }
+    assert (rows[8]["dialled"], rows[8]["abandon_percent"], rows[8]["leads_left"]) == (0, None, 5)
+    assert (rows[9]["name"], rows[9]["dialled"], rows[9]["leads_left"]) == (None, 1, None)
+    assert [row["id"] for row in picture["campaigns"]] == [7, 8, 9]  # by name, unknown last
+    # midnight in Moscow: a new day starts from nothing
+    tomorrow = T0 + timedelta(hours=13)
+    assert wallboard.snapshot(tomorrow, [])["campaigns"][0]["dialled"] == 0
+    wallboard.attempt_settled(7, "answered", tomorrow)
+    assert wallboard.snapshot(tomorrow, [])["campaigns"][0]["dialled"] == 1

@@ -8,6 +8,8 @@
   if (!board) return;
   const t = (key) => board.dataset["t" + key.charAt(0).toUpperCase() + key.slice(1)] || key;
   let picture = null;
+  // the operators of the team this supervisor leads: only their calls may be joined
+  const teamMembers = new Set((board.dataset.teamMembers || "").split(" ").filter(Boolean));
   let skew = 0; // server clock minus ours, so durations agree with the server's
 
   function cell(text, className) {
@@ -45,6 +47,7 @@
   function joinButtons(op) {
     const td = document.createElement("td");
     if (board.dataset.mayJoin !== "yes" || op.state !== "talking") return td;
+    if (!teamMembers.has(String(op.user_id))) return td; // another team's operator
     for (const mode of ["listen", "whisper", "barge"]) {
       const button = document.createElement("button");
       button.type = "button";
@@ -67,7 +70,8 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
-    status.textContent = response.ok ? t(mode) + "…" : String(data.error || response.status);
+    status.textContent = response.ok ? t(mode) + "…"
+      : String(data.message || data.error || response.status);
   }
 
   function draw() {
@@ -92,6 +96,18 @@
       tr.className = "wb-state-" + op.state;
       tr.append(cell(op.name), cell(t(op.state) + (op.reason ? " · " + op.reason : ""), "wb-state"),
         since(op.since), joinButtons(op));
+      return tr;
+    });
+    rows(board.querySelector("[data-testid=wb-campaigns]"), p.campaigns || [], (c) => {
+      const tr = document.createElement("tr");
+      tr.dataset.campaignId = String(c.id);
+      const abandoned = c.abandon_percent == null ? String(c.abandoned)
+        : c.abandoned + " (" + c.abandon_percent + "%)";
+      tr.append(cell(c.name || "#" + c.id), cell(c.dialled, "wb-count"), cell(c.picked_up, "wb-count"),
+        cell(abandoned, "wb-count"), cell(c.ringing, "wb-count"), cell(c.talking, "wb-count"),
+        cell(c.leads_left == null ? "—" : c.leads_left, "wb-count"));
+      tr.dataset.dialled = String(c.dialled);
+      tr.dataset.leadsLeft = String(c.leads_left);
       return tr;
     });
     rows(board.querySelector("[data-testid=wb-calls]"), p.calls, (call) => {
