@@ -139,28 +139,10 @@ async def not_called_back(
     )
     return [
         Unreturned(
-            call_id,
-            started,
-            number,
-            queue,
-            wait,
-            contact_id,
-            display_name(display, last, first, middle) if contact_id is not None else None,
-            task_id,
-            assignee,
+            *row[:6],
+            client=display_name(*row[6:10]) if row[5] is not None else None,
+            task_id=row[10],
+            assignee=row[11],
         )
-        for (
-            call_id,
-            started,
-            number,
-            queue,
-            wait,
-            contact_id,
-            display,
-            last,
-            first,
-            middle,
-            task_id,
-            assignee,
-        ) in rows
+        for row in rows
     ]
