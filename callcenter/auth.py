@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.models import ApiToken, User, WebSession
-from callcenter.passwords import hash_password, verify_password
+from callcenter.passwords import hash_password, rehashed, verify_password
 
 SESSION_LIFETIME = timedelta(hours=12)
 # a session seen again within this time is not rewritten (one UPDATE per minute at most)
@@ -39,11 +40,17 @@ async def sign_in(
     session: AsyncSession, login: str, password: str, *, user_agent: str = "", ip: str = ""
 ) -> SignedIn | None:
     user = await find_user(session, login) if login else None
+    # argon2 takes about 0.1 s of CPU: in a thread, so the event loop (every open page and
+    # websocket of this worker) does not stop for each sign-in
     if user is None or not user.is_active:
-        verify_password(_DUMMY_HASH, password)
+        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
         return None
-    if not verify_password(user.password_hash, password):
+    if not await asyncio.to_thread(verify_password, user.password_hash, password):
         return None
+    # a hash made with weaker parameters than today's is replaced while the password is known
+    upgraded = await asyncio.to_thread(rehashed, user.password_hash, password)
+    if upgraded is not None:
+        user.password_hash = upgraded
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     session.add(

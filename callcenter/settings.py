@@ -9,6 +9,7 @@ log line or a traceback by accident.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -22,6 +23,8 @@ import phonenumbers
 
 PREFIX = "CALLCENTER_"
 LANGUAGES = ("ru", "en")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -83,6 +86,10 @@ class Settings:
     recordings_dir: Path | None = None
     """Where Asterisk's MixMonitor writes (``RECORDINGS`` in extensions.conf); unset:
     ``data_dir/recordings``."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Reverse proxies (addresses or networks) whose X-Forwarded-Proto and X-Forwarded-For
+    are believed: behind one that terminates TLS the session cookie gets Secure and HSTS
+    is sent. From any other peer those headers are ignored."""
 
     @property
     def recordings_folder(self) -> Path:
@@ -158,6 +165,17 @@ def _time_zone(value: str) -> str:
     return value.strip()
 
 
+def _networks(value: str) -> tuple[Network, ...]:
+    try:
+        return tuple(
+            ipaddress.ip_network(part, strict=False) for part in value.replace(",", " ").split()
+        )
+    except ValueError:
+        raise ValueError(
+            "must be IP addresses or networks such as 127.0.0.1 or 10.0.0.0/8, comma-separated"
+        ) from None
+
+
 def _no_newlines(value: str) -> str:
     # host names and user names are sent to Asterisk; a line break would inject headers
     if any(c in value for c in "\r\n\0") or not value.strip():
@@ -182,6 +200,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "log_level": _log_level,
     "recordings_dir": lambda v: Path(v).expanduser(),
     "time_zone": _time_zone,
+    "trusted_proxies": _networks,
 }
 
 

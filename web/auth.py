@@ -57,7 +57,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         current_time_zone.reset(reset_zone)
         current_language.reset(reset)
     if not user and request.query.get("lang") in LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, request.query["lang"], httponly=True, samesite="Lax")
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            request.query["lang"],
+            httponly=True,
+            samesite="Lax",
+            secure=request.secure,
+        )
     return response
 
 

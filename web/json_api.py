@@ -44,9 +44,23 @@ async def json_body(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise refusal(web.HTTPUnsupportedMediaType, "send application/json")
     try:
-        return await request.json()
+        body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise refusal(web.HTTPBadRequest, "the body is not valid JSON") from None
+    if _has_nul(body):
+        # PostgreSQL text cannot hold NUL, and no field of ours has a use for it
+        raise refusal(web.HTTPBadRequest, "the body holds a NUL character (\\u0000)")
+    return body
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def me(request: web.Request) -> User:

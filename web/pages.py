@@ -12,12 +12,17 @@ from sqlalchemy import select
 from callcenter import auth
 from callcenter.agent_state import PAUSE_REASONS
 from callcenter.call_history import recent_calls
+from callcenter.login_throttle import LoginThrottle
 from callcenter.missed_calls import open_callbacks
 from callcenter.models import Disposition
 from callcenter.telephony import TelephonyError
 from web.auth import SESSION_COOKIE, current_user, requires
+from web.rate_limit import retry_after
 from web.state import SERVICES
 from web.templating import current_language, gettext
+
+# per web process (callcenter/login_throttle.py); tests put one on a hand-driven clock here
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 
 
 def page_context(request: web.Request, **extra: Any) -> dict[str, Any]:
@@ -43,13 +48,27 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     login = str(form.get("login", ""))[:200]
     password = str(form.get("password", ""))[:1000]
+    address = request.remote or ""
+    throttle = request.app[LOGIN_THROTTLE]
+    wait = throttle.attempt(login, address)
+    if wait:
+        # the same answer for every login, existing or not; the password is not checked
+        seconds = retry_after(wait)
+        error = gettext("Too many sign-in attempts; try again in %(seconds)s s.") % {
+            "seconds": seconds
+        }
+        response = aiohttp_jinja2.render_template(
+            "login.html", request, page_context(request, error=error, login=login), status=429
+        )
+        response.headers["Retry-After"] = seconds
+        return response
     async with services.db() as session:
         signed_in = await auth.sign_in(
             session,
             login,
             password,
             user_agent=request.headers.get("User-Agent", "")[:300],
-            ip=request.remote or "",
+            ip=address,
         )
         await session.commit()
     if signed_in is None:
@@ -57,6 +76,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return aiohttp_jinja2.render_template(
             "login.html", request, page_context(request, error=error, login=login), status=401
         )
+    throttle.succeeded(login, address)
     response = web.HTTPSeeOther("/")
     response.set_cookie(
         SESSION_COOKIE,
@@ -125,6 +145,7 @@ async def _agent_state(request: web.Request, device: str | None) -> str:
 
 
 def add_routes(app: web.Application) -> None:
+    app[LOGIN_THROTTLE] = LoginThrottle()
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)

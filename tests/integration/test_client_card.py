@@ -125,6 +125,24 @@ async def test_a_taken_phone_is_refused_naming_its_owner_and_nothing_is_stored(
     assert await count(db, Contact) == before[0]
 
 
+async def test_a_nul_character_is_refused_not_a_server_error(
+    db: async_sessionmaker[AsyncSession], setup: Setup, app_for: Any
+) -> None:
+    client = await app_for("op101")
+    before = await count(db, Contact)
+    response = await client.post(
+        "/api/v1/clients", json={"last_name": "Пет\u0000ров", "phones": ["+7 916 000-11-23"]}
+    )
+    assert response.status == 400
+    assert "NUL" in (await response.json())["error"]
+    page = await client.post(
+        "/clients/new",
+        data={"last_name": "Пет\u0000ров", "phones": "+79160001123", "status": "lead"},
+    )
+    assert page.status == 400
+    assert await count(db, Contact) == before
+
+
 async def test_create_then_edit_a_client_with_several_phones_and_e_mails(
     db: async_sessionmaker[AsyncSession], setup: Setup, app_for: Any
 ) -> None:

@@ -1,0 +1,119 @@
+"""Who may open ``/ws``: refused before the upgrade (an HTTP 401/403, never a 101) without a
+live session of an active user or from another site's page (cross-site websocket
+hijacking: the browser would send the cookie along). tests/integration/test_role_matrix.py
+covers a made-up token and an expired session the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter import auth
+from callcenter.models import User
+from tests.integration.staff_helpers import ClientFactory, Staff, make_staff, web_client
+from web.hub import Hub
+
+pytestmark = pytest.mark.db
+
+
+async def handshake(client: TestClient[Any, Any], headers: dict[str, str]) -> int:
+    """The handshake's HTTP status: 101 when upgraded (and then closed again)."""
+    client.session.cookie_jar.clear()
+    try:
+        ws = await client.ws_connect("/ws", headers=headers)
+    except aiohttp.WSServerHandshakeError as exc:
+        return exc.status
+    hello = await ws.receive_json(timeout=5)
+    assert hello["type"] == "hello"
+    await ws.close()
+    return 101
+
+
+@pytest.fixture
+async def setting(
+    db: async_sessionmaker[AsyncSession], aiohttp_client: ClientFactory
+) -> tuple[TestClient[Any, Any], Staff, Hub, str]:
+    staff = await make_staff(db)
+    hub = Hub()
+    client = await web_client(db, aiohttp_client, hub)
+    return client, staff, hub, f"http://{client.host}:{client.port}"
+
+
+async def test_the_right_session_from_this_origin_is_accepted(
+    setting: tuple[TestClient[Any, Any], Staff, Hub, str],
+) -> None:
+    client, staff, _hub, origin = setting
+    for role in ("operator", "supervisor", "manager", "admin"):
+        assert await handshake(client, {**staff.cookie(role), "Origin": origin}) == 101
+    # no Origin at all: not a browser (scripts, the bench); the session still decides
+    assert await handshake(client, staff.cookie("operator")) == 101
+
+
+async def test_no_session_is_refused_before_the_upgrade(
+    setting: tuple[TestClient[Any, Any], Staff, Hub, str],
+) -> None:
+    client, _staff, hub, origin = setting
+    assert await handshake(client, {"Origin": origin}) == 401
+    assert await handshake(client, {}) == 401
+    assert await handshake(client, {"Authorization": "Bearer made-up", "Origin": origin}) == 401
+    assert hub._connections == {}  # nothing was registered
+
+
+async def test_a_deactivated_user_is_refused_even_with_a_session_left(
+    setting: tuple[TestClient[Any, Any], Staff, Hub, str],
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    """Deactivating through the admin page ends the sessions too; switched off any other
+    way (the database, a script), the session row left behind must not open the channel."""
+    client, staff, _hub, origin = setting
+    operator = {**staff.cookie("operator"), "Origin": origin}
+    assert await handshake(client, operator) == 101
+    async with db() as session:
+        await session.execute(
+            update(User).where(User.id == staff.users["operator"].id).values(is_active=False)
+        )
+        await session.commit()
+    assert await handshake(client, operator) == 401
+    assert await handshake(client, {**staff.cookie("supervisor"), "Origin": origin}) == 101
+
+
+async def test_a_signed_out_session_is_refused(
+    setting: tuple[TestClient[Any, Any], Staff, Hub, str],
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    client, staff, _hub, origin = setting
+    async with db() as session:
+        await auth.sign_out(session, staff.tokens["manager"])
+        await session.commit()
+    assert await handshake(client, {**staff.cookie("manager"), "Origin": origin}) == 401
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "https://evil.example",
+        "null",  # a sandboxed frame or a file: page
+        "http://127.0.0.1",  # the same machine, another port: another origin
+        "http://127.0.0.1:{port}.evil.example",  # this host:port as a prefix only
+        "http://evil.example/{host}:{port}",
+    ],
+)
+async def test_another_sites_page_is_refused_even_with_a_live_session(
+    setting: tuple[TestClient[Any, Any], Staff, Hub, str],
+    db: async_sessionmaker[AsyncSession],
+    foreign: str,
+) -> None:
+    client, staff, hub, _origin = setting
+    origin = foreign.format(host=client.host, port=client.port)
+    assert await handshake(client, {**staff.cookie("admin"), "Origin": origin}) == 403
+    async with db() as session:
+        token = await auth.issue_api_token(session, staff.users["admin"], "script")
+        await session.commit()
+    bearer = {"Authorization": f"Bearer {token}", "Origin": origin}
+    assert await handshake(client, bearer) == 403
+    assert hub._connections == {}
