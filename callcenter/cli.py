@@ -1,4 +1,4 @@
-"""``callcenter`` command line: serve, migrate, users, demo, asterisk-sandbox."""
+"""``callcenter`` command line: serve, migrate, users, backup, restore, demo, asterisk-sandbox."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from callcenter.settings import Settings, SettingsError, load_settings
 
@@ -56,6 +57,34 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--language", default="ru", choices=["ru", "en"])
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
+    backup = commands.add_parser(
+        "backup",
+        help="write a backup of the database to a file",
+        description="Write a consistent backup of the database (pg_dump, custom format), "
+        "embedded or external, while the product keeps running. The file appears under its "
+        "name only when complete. Default: DATA_DIR/backups/callcenter-YYYYMMDD-HHMMSS.dump. "
+        "Call recordings are files: copy the recordings folder as well.",
+    )
+    backup.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE",
+        help="where to write it (an existing folder: a dated file in it)",
+    )
+
+    restore = commands.add_parser(
+        "restore",
+        help="replace the database with a backup",
+        description="Load a file written by `callcenter backup` into a new database, migrate "
+        "it to this version and only then put it in place of the current one: on any failure "
+        "the current data stay as they were. Stop `callcenter serve` first.",
+    )
+    restore.add_argument("file", type=Path, help="a file written by callcenter backup")
+    restore.add_argument(
+        "--yes", action="store_true", help="replace a database that already holds data"
     )
 
     demo = commands.add_parser(
@@ -114,6 +143,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(commands.migrate(settings, args.revision))
     if args.command == "users":
         return asyncio.run(commands.add_user(settings, args))
+    if args.command == "backup":
+        from callcenter.app.runtime import application_database
+        from callcenter.backup import backup_command
+
+        return backup_command(settings, args.output, application_database)
+    if args.command == "restore":
+        from callcenter.app.runtime import application_database
+        from callcenter.backup import restore_command
+
+        return restore_command(settings, args.file, args.yes, application_database)
     if args.command == "demo":
         from callcenter.app.demo import run_demo
 
