@@ -150,7 +150,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return backup_command(settings, args.output, application_database)
     if args.command == "restore":
         from callcenter.app.runtime import application_database
-        from callcenter.backup import restore_command
+        from callcenter.restore import restore_command
 
         return restore_command(settings, args.file, args.yes, application_database)
     if args.command == "demo":

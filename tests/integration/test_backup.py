@@ -24,7 +24,17 @@ import asyncpg
 import pytest
 from sqlalchemy import select, text
 
-from callcenter import audit, backup, center_settings, database, demo_data, funnel, pipeline
+from callcenter import (
+    audit,
+    backup,
+    center_settings,
+    database,
+    demo_data,
+    funnel,
+    pg_tools,
+    pipeline,
+    restore,
+)
 from callcenter.funnel import NewDeal, StageMove
 from callcenter.migrate import upgrade
 from callcenter.models import Contact, ContactPhone, TaskKind, User
@@ -488,8 +498,8 @@ def _pg_dump(url: str, out: Path) -> Any:
     import subprocess
 
     server = asyncio.run(_server_major(url))
-    tools = backup.tools_for(server, backup.installed_tools())[0]
-    dbname, env = backup._libpq(url)
+    tools = pg_tools.tools_for(server, pg_tools.installed_tools())[0]
+    dbname, env = pg_tools.split_password(url)
     return subprocess.run(
         [tools("pg_dump"), "-Fc", f"--file={out}", f"--dbname={dbname}"],
         env=env,
@@ -548,12 +558,12 @@ async def test_a_backup_that_fails_leaves_the_earlier_file_whole(
         )
         script.chmod(0o755)
     major = await _server_major(database_url)
-    monkeypatch.setattr(backup, "installed_tools", lambda: [backup.PgTools(major, fake)])
+    monkeypatch.setattr(pg_tools, "installed_tools", lambda: [pg_tools.PgTools(major, fake)])
     out = tmp_path / "out"
     out.mkdir()
     earlier = out / "nightly.dump"
     earlier.write_bytes(b"the earlier backup")
-    with pytest.raises(backup.BackupError, match="connection lost"):
+    with pytest.raises(pg_tools.BackupError, match="connection lost"):
         await backup.backup(database_url, earlier)
     assert earlier.read_bytes() == b"the earlier backup"
     assert [p.name for p in out.iterdir()] == ["nightly.dump"]
@@ -569,12 +579,12 @@ def test_newer_tools_restore_into_an_older_server(
     """Only the embedded (newest) tools, as on a machine without the server's own client:
     pg_dump dumps an older server; pg_restore's SET transaction_timeout is let through."""
     major = asyncio.run(_server_major(populated_url))
-    newest = backup.installed_tools()[0]
+    newest = pg_tools.installed_tools()[0]
     if newest.major <= major:
         pytest.skip(f"no client tools newer than the server (PostgreSQL {major})")
-    monkeypatch.setattr(backup, "installed_tools", lambda: [newest])
+    monkeypatch.setattr(pg_tools, "installed_tools", lambda: [newest])
     out = tmp_path / "newer.dump"
     asyncio.run(backup.backup(populated_url, out))
-    done = asyncio.run(backup.restore(empty_database_url, out, replace=False))
+    done = asyncio.run(restore.restore(empty_database_url, out, replace=False))
     assert done.revision == done.head
     assert fingerprint(empty_database_url) == populated_fingerprint

