@@ -19,6 +19,8 @@ BENCHMARKS = {
     "contact_search": "bench.contact_search",
     "dialer_simulation": "bench.dialer_simulation",
     "originate_rate": "bench.originate_rate",
+    "reports": "bench.reports",
+    "wallboard_fanout": "bench.wallboard_fanout",
 }
 
 

@@ -17,6 +17,7 @@ from ami.agi import routing_server
 from ami.link import AmiLink
 from ami.telephony import AmiTelephony
 from callcenter import center_settings, database, recording_retention
+from callcenter.app.collector import tune_for_serving
 from callcenter.app.inbound import InboundPipeline
 from callcenter.day_figures import campaign_day_so_far, day_so_far
 from callcenter.embedded_db import embedded_postgres
@@ -130,6 +131,7 @@ async def serve(
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()
+        tune_for_serving()  # start-up is done: see callcenter/app/collector.py
         address = f"http://{settings.http_host}:{settings.http_port}"
         log.info("web console on %s", address)
 

@@ -162,3 +162,37 @@ async def test_a_client_that_stops_reading_is_cut_off_and_others_keep_receiving(
     finally:
         await anna.close()
         await boris.close()
+
+
+async def test_a_state_picture_reaches_the_leaders_uncompressed_and_every_new_reader(
+    app_and_hub: tuple[TestClient[Any, Any], Hub],
+    staff: Staff,
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    client, hub = app_and_hub
+    async with db() as session:
+        await add_user(
+            session, login="vera", full_name="vera", role="supervisor", password="correct-horse"
+        )
+        await session.commit()
+    vera = await signed_in(client, "vera")
+    anna = await signed_in(client, "anna")
+    try:
+        # browsers ask for permessage-deflate; the hub declines (one encoding for everyone)
+        board = await vera.ws_connect(client.make_url("/ws"), compress=15)
+        assert board.compress == 0
+        desk = await anna.ws_connect(client.make_url("/ws"))
+        assert (await receive(board))["type"] == (await receive(desk))["type"] == "hello"
+        hub.publish_state(["supervisor"], "wallboard", {"calls": [{"caller": "Пётр"}]})
+        hub.publish([staff.ids["anna"]], "agent.state", {"state": "ready"})
+        picture = await receive(board)
+        assert (picture["type"], picture["seq"]) == ("wallboard", 0)
+        assert picture["data"] == {"calls": [{"caller": "Пётр"}]}
+        assert (await receive(desk))["type"] == "agent.state"  # an operator gets no board
+        late = await vera.ws_connect(client.make_url("/ws"))
+        assert [(await receive(late))["type"] for _ in range(2)] == ["hello", "wallboard"]
+        for ws in (board, desk, late):
+            await ws.close()
+    finally:
+        await vera.close()
+        await anna.close()

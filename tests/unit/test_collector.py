@@ -1,0 +1,32 @@
+"""``serve`` tunes the garbage collector once it is up (callcenter/app/collector.py)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from callcenter.app.collector import FULL_AFTER, tune_for_serving
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+@pytest.mark.usefixtures("collector")
+def test_start_up_is_frozen_and_full_collections_are_rarer() -> None:
+    young, middle, full = gc.get_threshold()
+    assert full < FULL_AFTER
+    tune_for_serving()
+    assert gc.get_threshold() == (young, middle, FULL_AFTER)
+    assert gc.get_freeze_count() > 1000  # the modules, the test session ...
+    # what comes later is still collected
+    cycle: list[object] = []
+    cycle.append(cycle)
+    del cycle
+    assert gc.collect() >= 1
