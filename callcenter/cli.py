@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         from callcenter.app.runtime import serve
 
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, whole_process=True))
         return 0
     if args.command == "migrate":
         return asyncio.run(commands.migrate(settings, args.revision))

@@ -147,5 +147,5 @@ async def run_demo(settings: Settings, call_interval: float, simulate_calls: boo
                 )
             print(_banner(address, passwords, real_asterisk, site_token), flush=True)
 
-        await serve(live_settings, on_ready=ready, database_url=url)
+        await serve(live_settings, on_ready=ready, database_url=url, whole_process=True)
     return 0

@@ -73,11 +73,15 @@ async def serve(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[str], Awaitable[None]] | None = None,
     database_url: str | None = None,
+    whole_process: bool = False,
 ) -> None:
     """Run web, AMI listener and dialer until ``stop`` is set (or SIGINT/SIGTERM).
 
     ``database_url``: an already migrated database (the demo prepares its own);
     otherwise the configured or embedded one is migrated and used.
+    ``whole_process``: the process runs nothing else (``callcenter serve``, the demo),
+    so its garbage collector is tuned for serving once start-up is done; a test that
+    runs the product in its own process leaves the collector as it is.
     """
     stop = stop or _stop_on_signals()
     async with AsyncExitStack() as stack:
@@ -131,7 +135,8 @@ async def serve(
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()
-        tune_for_serving()  # start-up is done: see callcenter/app/collector.py
+        if whole_process:
+            tune_for_serving()  # start-up is done: see callcenter/app/collector.py
         address = f"http://{settings.http_host}:{settings.http_port}"
         log.info("web console on %s", address)
 
