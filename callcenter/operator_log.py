@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.devices import DeviceDirectory
 from callcenter.events import QueueMemberPaused, QueueMemberStateChanged
 from callcenter.models import OperatorStateSpan
+from callcenter.queue_member import QueueMember
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ RETRY_SECONDS = (0.5, 1, 2, 5)
 MAX_PENDING = 50_000
 # Asterisk device states a queue member reports when its phone is not reachable (as the
 # wallboard reads them)
-_OFFLINE = {4, 5}  # AST_DEVICE_INVALID, AST_DEVICE_UNAVAILABLE
 
 MemberState = Literal["ready", "paused", "offline"]
 
@@ -77,11 +77,8 @@ class _Slot:
 
 
 @dataclass(slots=True)
-class _Member:
-    device: str  # as Asterisk spells it (the wallboard compares lower-cased)
-    paused: bool = False
-    reason: str = ""
-    offline: bool = False
+class _Member(QueueMember):
+    device: str = ""  # as Asterisk spells it (the wallboard compares lower-cased)
     noted: tuple[MemberState, str] | None = None  # the last transition queued
 
     def state(self) -> tuple[MemberState, str]:
@@ -151,24 +148,19 @@ class OperatorStateLog:
         for member in self._members.values():
             self._note(member, taken_at)
 
-    # the wallboard's derivation, kept in step with Wallboard.member_paused/member_state
     def _apply_pause(self, event: QueueMemberPaused) -> _Member:
         member = self._member(event.device or "")
-        member.paused, member.reason = event.paused, event.reason
+        member.take_pause(event)
         return member
 
     def _apply_state(self, event: QueueMemberStateChanged) -> _Member:
         member = self._member(event.device or "")
-        offline = event.status in _OFFLINE
-        if member.offline != offline or member.paused != event.paused:
-            member.offline, member.paused = offline, event.paused
-            if not event.paused:
-                member.reason = ""
+        member.take_state(event)
         return member
 
     def _member(self, device: str) -> _Member:
         # the first spelling seen stays: one phone, one open span
-        return self._members.setdefault(device.lower(), _Member(device))
+        return self._members.setdefault(device.lower(), _Member(device=device))
 
     def _note_if_changed(self, member: _Member, at: datetime) -> None:
         if member.noted != member.state():

@@ -29,14 +29,13 @@ from callcenter.campaigns import PICKED_UP
 from callcenter.devices import Operator
 from callcenter.events import QueueMemberPaused, QueueMemberStateChanged
 from callcenter.models import AttemptOutcome
+from callcenter.queue_member import QueueMember
 from callcenter.tracking import TrackedCall
 
 WRAP_UP_SECONDS = 20.0
 # a queue call that ended unanswered: the caller gave up waiting, whether or not an
 # operator's phone rang meanwhile ("missed" in the call log)
 UNANSWERED = ("abandoned", "missed")
-# Asterisk device states a queue member reports when its phone is not reachable
-_OFFLINE = {4, 5}  # AST_DEVICE_INVALID, AST_DEVICE_UNAVAILABLE
 
 
 @dataclass
@@ -75,11 +74,8 @@ class CampaignLines:
     talking: int = 0  # an operator has the client
 
 
-@dataclass
-class _Member:
-    paused: bool = False
-    reason: str = ""
-    offline: bool = False
+@dataclass(slots=True)
+class _Member(QueueMember):
     since: datetime | None = None  # of the last change of paused/offline
 
 
@@ -133,20 +129,15 @@ class Wallboard:
         if event.device is None:
             return
         member = self._members.setdefault(event.device.lower(), _Member())
-        if (member.paused, member.reason) != (event.paused, event.reason):
-            member.paused, member.reason, member.since = event.paused, event.reason, event.at
-            self.changed = True
+        if member.take_pause(event):
+            member.since, self.changed = event.at, True
 
     def member_state(self, event: QueueMemberStateChanged) -> None:
         if event.device is None:
             return
         member = self._members.setdefault(event.device.lower(), _Member())
-        offline = event.status in _OFFLINE
-        if member.offline != offline or member.paused != event.paused:
-            member.offline, member.paused, member.since = offline, event.paused, event.at
-            if not event.paused:
-                member.reason = ""
-            self.changed = True
+        if member.take_state(event):
+            member.since, self.changed = event.at, True
 
     # ------------------------------------------------------------ the dialer
 
@@ -169,13 +160,13 @@ class Wallboard:
     def _campaign_rows(
         self, now: datetime, lines: dict[int, CampaignLines]
     ) -> list[dict[str, Any]]:
-        if self._campaign_day != now.astimezone(self.zone).date():
-            self.campaign_days = {}
-        shown = set(self.campaigns) | set(self.campaign_days) | set(lines)
+        # yesterday's figures stay until the first attempt of the new day replaces them
+        today = self.campaign_days if self._campaign_day == now.astimezone(self.zone).date() else {}
+        shown = set(self.campaigns) | set(today) | set(lines)
         rows = []
         for campaign_id in shown:
             info = self.campaigns.get(campaign_id)
-            day = self.campaign_days.get(campaign_id, CampaignDay())
+            day = today.get(campaign_id, CampaignDay())
             live = lines.get(campaign_id, CampaignLines())
             rows.append(
                 {
