@@ -15,7 +15,9 @@ after the next login. Here one task (the supervisor) owns the connection:
   ``ConnectionError`` and are never sent again: an Originate in flight has an
   unknown outcome, which only its caller can settle;
 * after every login the live state is read again (QueueStatus, then
-  CoreShowChannels) and handed to ``on_resync`` as a ``LiveSnapshot``.
+  CoreShowChannels) and handed to ``on_resync`` as a ``LiveSnapshot``; while
+  Asterisk refuses (a manager may log in before every module is loaded) it is
+  asked again.
 
 Events go on a bounded queue (the protocol's only callback) and come out of
 ``events()``, which exactly one task consumes.
@@ -53,6 +55,9 @@ LinkState = Literal["connecting", "connected", "disconnected", "stopped"]
 
 # a connection that stayed up this long resets the reconnect delay
 STABLE_SECONDS = 10.0
+# a resync Asterisk refused (still booting) is asked again after this, doubling
+RESYNC_RETRY_SECONDS = 0.25
+RESYNC_RETRY_MAX_SECONDS = 5.0
 
 
 class LoginRefused(ConnectionError):
@@ -319,7 +324,14 @@ class AmiLink:
                 return
 
     async def _resync(self, protocol: AmiProtocol) -> None:
-        """Ask for the live state; the marker enters the event queue in-band."""
+        """Read the live state; while Asterisk refuses (still booting), ask again."""
+        delay = RESYNC_RETRY_SECONDS
+        while not await self._read_live_state(protocol):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESYNC_RETRY_MAX_SECONDS)
+
+    async def _read_live_state(self, protocol: AmiProtocol) -> bool:
+        """One resync; the marker enters the event queue in-band. False when refused."""
         queue_status = ListAction({"Action": "QueueStatus"})
 
         def channels_complete(rows: list[dict[str, str]]) -> None:
@@ -338,10 +350,14 @@ class AmiLink:
             )
         except (TimeoutError, ConnectionError) as exc:
             log.warning("AMI resync did not complete: %s", exc)
-            return
+            return True  # the watchdog or the next connection takes it from here
         refused = [reply for reply in replies if not isinstance(reply, list)]
         if refused:
-            log.warning("AMI resync refused by Asterisk: %s", refused)
+            # Asterisk logs a manager in before app_queue is loaded ("Invalid/unknown
+            # command: QueueStatus"); no resync would leave every call open for good
+            log.warning("AMI resync refused by Asterisk (retrying): %s", refused)
+            return False
+        return True
 
     # ----------------------------------------------------------------- queue
 

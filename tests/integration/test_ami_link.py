@@ -76,7 +76,13 @@ class AmiProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            # Asterisk is down: refuse as it would, not leave the link waiting for a greeting
+            self.connections -= 1
+            writer.transport.abort()
+            return
         self._pairs.append((writer, up_writer))
         pumps = [
             asyncio.create_task(self._pump(reader, up_writer, writer, record=True)),

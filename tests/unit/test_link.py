@@ -46,6 +46,7 @@ class FakeAmi:
         self.logins = 0
         self.refuse_login = False
         self.hold: set[str] = set()  # lower-case action names left unanswered
+        self.refuse: dict[str, int] = {}  # lower-case action name -> times to refuse it
         self.channels: list[Headers] = []
         self.inside_channel_list: list[Headers] = []  # events written before Complete
         self.after_channel_list: list[Headers] = []  # events written right after it
@@ -114,6 +115,11 @@ class FakeAmi:
                 name = action.get("action", "").lower()
                 aid = [("ActionID", action.get("actionid", ""))]
                 if name in self.hold:
+                    continue
+                if self.refuse.get(name, 0) > 0:
+                    self.refuse[name] -= 1
+                    message = f"Invalid/unknown command: {action.get('action')}."
+                    send([("Response", "Error"), *aid, ("Message", message)])
                     continue
                 if name == "login":
                     self.logins += 1
@@ -223,6 +229,25 @@ async def test_the_resync_sits_where_the_channel_list_ended() -> None:
             await consumer.close()
     log = [e for e in consumer.log if e in {"Hangup", "resync", "Newchannel"}]
     assert log == ["Hangup", "resync", "Newchannel"]
+
+
+async def test_a_resync_refused_while_asterisk_boots_is_asked_again() -> None:
+    # after a restart Asterisk takes logins before app_queue is loaded
+    async with FakeAmi() as ami:
+        ami.refuse = {"queuestatus": 2}
+        ami.channels = [channel("1.1", "1.1")]
+        link = ami.link()
+        consumer = Consumer(link)
+        await link.start()
+        try:
+            await eventually(lambda: len(consumer.snapshots) == 1)
+            await asyncio.sleep(0.3)
+        finally:
+            await link.stop()
+            await consumer.close()
+    assert ami.count("queuestatus") == 3 and ami.count("coreshowchannels") == 3
+    assert len(consumer.snapshots) == 1 and consumer.snapshots[0].linkedids() == {"1.1"}
+    assert link.connections == 1
 
 
 async def test_reconnects_after_a_reset_and_resyncs_again() -> None:
