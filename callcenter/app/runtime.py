@@ -33,6 +33,7 @@ from web.campaign_pages import DIALER_DESK
 from web.hub import Hub
 from web.state import WebServices
 from web.tasks_api import REMINDERS
+from web.telephony_status import announce_telephony
 from web.wallboard_pages import WALLBOARD
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ async def serve(
             settings.ami_username,
             settings.ami_secret,
             on_resync=inbound.resync,
+            on_state_change=announce_telephony(hub),
         )
         await link.start()
         stack.push_async_callback(link.stop)

@@ -2,8 +2,8 @@
 
 ``AmiProxy`` forwards a loopback port to Asterisk's 5038 and can RESET every
 connection (both sides aborted) or FREEZE it (TCP stays open, nothing more is
-forwarded either way), and it records what the link wrote, so the tests can
-count actions on the wire.
+forwarded either way) or refuse new ones (``refusing``: the PBX unreachable),
+and it records what the link wrote, so the tests can count actions on the wire.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class AmiProxy:
         self.port = 0
         self.sent = bytearray()  # everything the link wrote, over all connections
         self.connections = 0
+        self.refusing = False  # new connections are reset at once (the PBX unreachable)
         self._server: asyncio.Server | None = None
         self._pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
         self._frozen: set[asyncio.StreamWriter] = set()
@@ -75,6 +76,9 @@ class AmiProxy:
         return bytes(self.sent).count(f"Action: {action}\r\n".encode())
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
         self.connections += 1
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
