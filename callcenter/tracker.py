@@ -26,7 +26,7 @@ stragglers never start a second call.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -191,6 +191,17 @@ class CallTracker:
 
     def live_calls(self) -> list[TrackedCall]:
         return [self._snapshot(call) for call in self._calls.values()]
+
+    def catch_up_answers(self, events: Iterable[CallEvent]) -> None:
+        """Answers that tracked calls got while the link was down (their DialEnd and
+        BridgeEnter were lost): a resync's events (``translate_channels``) say which of
+        their channels are up. Only a call with no answer yet takes one, so a known
+        answer's time never moves."""
+        for event in events:
+            if isinstance(event, DialEnded) and event.status == "answer":
+                call = self._calls.get(event.linkedid)
+                if call is not None and self._answer(call) is None:
+                    self.handle(event)
 
     def reconcile(self, live_linkedids: set[str], now: datetime | None = None) -> None:
         """Close every tracked call Asterisk no longer has (after an AMI reconnect)."""

@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -47,6 +48,8 @@ class CdrLine:
     disposition: str
     uniqueid: str
     linkedid: str
+    start: float  # epoch seconds (Asterisk writes whole seconds, local time)
+    end: float
 
 
 class CdrFile:
@@ -74,6 +77,8 @@ class CdrFile:
                     disposition=values["disposition"],
                     uniqueid=values["uniqueid"],
                     linkedid=values["linkedid"],
+                    start=_epoch(values["start"]),
+                    end=_epoch(values["end"]),
                 )
             )
         return lines
@@ -84,6 +89,10 @@ class CdrFile:
         for line in self.lines():
             calls[line.linkedid].append(line)
         return dict(calls)
+
+
+def _epoch(local: str) -> float:
+    return datetime.strptime(local, "%Y-%m-%d %H:%M:%S").timestamp() if local else 0.0
 
 
 @dataclass
@@ -130,7 +139,9 @@ def reconcile(cdr: dict[str, list[CdrLine]], rows: Iterable[Call]) -> Reconcilia
             row.linkedid for row in rows if row.ended_at is None or row.result == "in_progress"
         ),
         wrong_result=sorted(
-            k for k in answered if k in by_linkedid and by_linkedid[k].result != "answered"
+            f"{k} logged {by_linkedid[k].result}"
+            for k in answered
+            if k in by_linkedid and by_linkedid[k].result != "answered"
         ),
     )
 
