@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +32,7 @@ from callcenter.events import (
     BlindTransferred,
     BridgeEntered,
     BridgeLeft,
+    CallEvent,
     ChannelCreated,
     ChannelHungUp,
     ChannelInfo,
@@ -362,7 +363,8 @@ _KNOWN = {
     *("Interface", "MemberName", "BridgeUniqueid", "Result", "Extension", "Context"),
     *("TransfererLinkedid", "TransfereeLinkedid", "OrigTransfererLinkedid"),
     *("SecondTransfererLinkedid", "Variable", "Value", "ActionID", "Response", "Paused"),
-    *("PausedReason", "Status", "InCall", "Exten"),
+    *("PausedReason", "Status", "InCall", "Exten", "Duration", "Application"),
+    "ApplicationData",
 }
 _CANONICAL = {k.lower(): k for k in _KNOWN}
 
@@ -409,3 +411,52 @@ def translate_members(
             e for e in (state, pause) if isinstance(e, QueueMemberStateChanged | QueueMemberPaused)
         ]
     return events
+
+
+def translate_channels(rows: Iterable[Mapping[str, Any]], taken_at: datetime) -> list[CallEvent]:
+    """A resync's ``CoreShowChannel`` rows as the events that would have built those calls.
+
+    For a listener that starts (or reconnects) while calls are up: each call's channels
+    as created, the queue its first channel waits in, and every other channel as dialled
+    by the first one: ringing while it is down or ringing, answered when it is up. The
+    call tracker can then take over calls it never saw start. Each channel's age
+    (``Duration``) dates it; ``taken_at`` dates the rings and answers.
+    """
+    calls: dict[str, list[tuple[datetime, ChannelInfo, Headers]]] = {}
+    for row in rows:
+        try:
+            headers = _plain(row)
+            channel, linkedid = _channel(headers), _s(headers.get("Linkedid"))
+            if channel is not None and linkedid:
+                started = taken_at - timedelta(seconds=_age(headers.get("Duration")))
+                calls.setdefault(linkedid, []).append((started, channel, headers))
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError):
+            continue  # as translate(): one bad row never stops the rest
+    events: list[CallEvent] = []
+    for linkedid, legs in calls.items():
+        legs.sort(key=lambda leg: leg[0])
+        first = next((leg for leg in legs if leg[1].uniqueid == linkedid), legs[0])
+        events += [ChannelCreated(at, linkedid, channel) for at, channel, _ in legs]
+        at, caller, headers = first
+        queue = _s(headers.get("ApplicationData")).split(",", 1)[0]
+        if _s(headers.get("Application")) == "Queue" and queue:
+            events.append(QueueCallerJoined(at, linkedid, caller, queue, None))
+        for at, channel, _ in legs:
+            if channel is caller:
+                continue
+            if channel.state == "up":
+                events.append(DialEnded(taken_at, linkedid, caller, channel, "answer"))
+            elif channel.state in ("down", "ringing"):
+                events.append(DialStarted(at, linkedid, caller, channel, ""))
+    return events
+
+
+def _age(value: object) -> int:
+    """``Duration: 01:02:03`` -> 3723 seconds; 0 when absent or garbled."""
+    parts = _s(value).split(":")
+    if not all(part.isdigit() and len(part) <= 6 for part in parts):
+        return 0
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    return seconds

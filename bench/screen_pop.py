@@ -77,7 +77,7 @@ def _install_probes() -> None:
             super().device_ringing(call, device)
 
     class ProbedHub(hub_module.Hub):
-        async def _write(self, connection: Any, missed: Any) -> None:
+        async def _write(self, connection: Any, missed: Any, calls: Any) -> None:
             ws = connection.ws
             original_send = ws.send_str
 
@@ -90,7 +90,7 @@ def _install_probes() -> None:
                         _server_ms.append((time.perf_counter() - read) * 1000)
 
             ws.send_str = send_str
-            await super()._write(connection, missed)
+            await super()._write(connection, missed, calls)
 
     # the probes replace module attributes at run time: that is the point of a probe
     setattr(AmiLink, "_enqueue", enqueue)  # noqa: B010

@@ -188,12 +188,12 @@ class ProbedHub(Hub):
             self.pictures.append((float(found.group(1)), len(data), spent))
 
     async def serve(
-        self, request: web.Request, user_id: int, role: str = ""
+        self, request: web.Request, user_id: int, role: str = "", device: str | None = None
     ) -> web.WebSocketResponse:
         opened = time.time()
         ws: web.WebSocketResponse | None = None
         try:
-            ws = await super().serve(request, user_id, role)
+            ws = await super().serve(request, user_id, role, device)
             return ws
         finally:
             error = ws.exception() if ws is not None else None

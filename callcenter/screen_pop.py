@@ -55,6 +55,10 @@ def lookup_payload(found: Lookup) -> dict[str, Any]:
     }
 
 
+def _not_yet(call: TrackedCall) -> Lookup:
+    return Lookup(call.caller_number, None, timed_out=True)
+
+
 Step = Callable[[], Awaitable[None]]
 
 
@@ -66,6 +70,7 @@ class _CallPipeline:
         # earlier lookups of a number that changed: a step may still await one
         self.superseded: list[asyncio.Task[Lookup]] = []
         self.popped_users: set[int] = set()
+        self.shown: dict[str, dict[str, Any]] = {}  # device (lower case) -> the pop it got
         self.task: asyncio.Task[None] | None = None
 
 
@@ -108,6 +113,20 @@ class ScreenPops:
         self._enqueue(call, lambda: self._ended(call))
         pipeline.steps.put_nowait(None)  # the pipeline ends after this call's last step
         del self._calls[call.linkedid]
+
+    def current_pop(self, call: TrackedCall, device: str) -> dict[str, Any]:
+        """The pop of ``call`` for the operator of ``device``: as it was last sent, or
+        (not sent yet, or sent by a server before a restart) with what is known now."""
+        pipeline = self._calls.get(call.linkedid)
+        if pipeline is None:
+            return {**call_payload(call), **lookup_payload(_not_yet(call)), "device": device}
+        shown = pipeline.shown.get(device.lower())
+        if shown is not None:
+            return shown
+        lookup, found = pipeline.lookup, _not_yet(call)
+        if lookup is not None and lookup.done() and not lookup.cancelled():
+            found = found if lookup.exception() is not None else lookup.result()
+        return {**call_payload(call), **lookup_payload(found), "device": device}
 
     # -- lifecycle -----------------------------------------------------------------
     async def close(self) -> None:
@@ -175,9 +194,10 @@ class ScreenPops:
         if dialled is not None:
             # the dialer's call rings an operator only once the client has answered
             payload["campaign"] = await self._campaign(dialled, operator.full_name)
+        pipeline.shown[device.lower()] = payload
         self._notifier.publish([operator.user_id], "call.ringing", payload)
         if found.timed_out:
-            self._enqueue(call, lambda: self._late_lookup(call, operator.user_id))
+            self._enqueue(call, lambda: self._late_lookup(call, operator.user_id, device))
 
     async def _campaign(self, dialled: DialerCall, operator_name: str) -> dict[str, Any] | None:
         try:
@@ -187,12 +207,15 @@ class ScreenPops:
             log.exception("campaign of a dialer call not read; popped without it")
             return None
 
-    async def _late_lookup(self, call: TrackedCall, user_id: int) -> None:
+    async def _late_lookup(self, call: TrackedCall, user_id: int, device: str) -> None:
         pipeline = self._calls.get(call.linkedid)
         if pipeline is None or pipeline.lookup is None:
             return
         found = await asyncio.shield(pipeline.lookup)
         payload = {**call_payload(call), **lookup_payload(found)}
+        shown = pipeline.shown.get(device.lower())
+        if shown is not None:
+            pipeline.shown[device.lower()] = {**shown, **payload}
         self._notifier.publish([user_id], "call.updated", payload)
 
     async def _withdraw(self, call: TrackedCall, device: str) -> None:

@@ -192,6 +192,25 @@ class CallTracker:
     def live_calls(self) -> list[TrackedCall]:
         return [self._snapshot(call) for call in self._calls.values()]
 
+    def adopt(self, events: Iterable[CallEvent]) -> set[str]:
+        """Take over the calls live in the PBX that this tracker never saw start (it
+        started after them, or they began while the link was down): ``events`` rebuild
+        them from a resync (``ami.translate.translate_channels``). A call it tracks
+        already is left alone (its own events know it better than a snapshot does),
+        and so is one it remembers as ended. Returns the linkedids taken over."""
+        events = list(events)
+        new = {
+            linkedid
+            for linkedid in {event.linkedid for event in events}
+            if linkedid not in self._calls
+            and linkedid not in self._lingering
+            and linkedid not in self._forgotten
+        }
+        for event in events:
+            if event.linkedid in new:
+                self.handle(event)
+        return new
+
     def catch_up_answers(self, events: Iterable[CallEvent]) -> None:
         """Answers that tracked calls got while the link was down (their DialEnd and
         BridgeEnter were lost): a resync's events (``translate_channels``) say which of

@@ -1,6 +1,8 @@
-"""JSON endpoints the operator console calls: wrap-up, click-to-dial, recent calls."""
+"""JSON endpoints the operator console calls: wrap-up, click-to-dial, recent and live calls."""
 
 from __future__ import annotations
+
+import json
 
 from aiohttp import web
 
@@ -109,6 +111,23 @@ async def my_calls(request: web.Request) -> web.StreamResponse:
 
 
 @documented(
+    answer={
+        "type": "object",
+        "required": ["known", "calls"],
+        "properties": {"known": {"type": "boolean"}, "calls": {"type": "array"}},
+    }
+)
+@requires()
+async def my_live_calls(request: web.Request) -> web.StreamResponse:
+    """The calls ringing or talking on the signed-in user's own phone right now."""
+    return web.json_response(request.app[HUB].calls_of(me(request).interface), dumps=_dumps)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@documented(
     body={
         "type": "object",
         "required": ["state"],
@@ -165,5 +184,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/calls/{linkedid}/wrapup", wrap_up_call)
     app.router.add_post("/api/v1/dial", dial)
     app.router.add_get("/api/v1/me/calls", my_calls)
+    app.router.add_get("/api/v1/me/live-calls", my_live_calls)
     app.router.add_post("/api/v1/agent/state", change_agent_state)
     app.router.add_post("/api/v1/clients/quick", add_client)

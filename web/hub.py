@@ -13,6 +13,13 @@ which browsers ask for, would compress every picture again for every connection 
 keep some 300 KB of zlib state per connection (``python -m bench wallboard_fanout``,
 1,000 supervisors, 40 KB pictures twice a second: 405 MB and p50 205 ms with it,
 109 MB and 15 ms without; a supervisor's browser then reads about 80 KB/s).
+
+A user with a phone also gets, on every connect after the catch-up, ``calls.current``:
+what rings or talks on their phone now (``calls_on``). Missed messages cannot be told
+after a restart of the server (a new hub has no history) or a page load (a new page
+has drawn nothing), but the calls still ring; the console draws the ones it does not
+show and updates the ones it does. It is sent again to everyone when the telephony
+state becomes known (``refresh_calls``, after the AMI link's resync).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +41,9 @@ log = logging.getLogger(__name__)
 HISTORY_PER_USER = 200
 OUTBOX_SIZE = 500
 TOO_SLOW = 4000  # websocket close code: the client should reconnect and catch up
+NO_CALLS: dict[str, Any] = {"known": False, "calls": []}
+
+CallsOnDevice = Callable[[str], dict[str, Any]]
 
 
 @dataclass(eq=False)  # compared and hashed by identity: kept in sets
@@ -41,6 +51,7 @@ class _Connection:
     user_id: int
     ws: web.WebSocketResponse
     role: str = ""
+    device: str | None = None  # the user's phone: they get its current calls
     # str: a message of this user's; bytes: a state picture, encoded once for everyone
     outbox: asyncio.Queue[str | bytes] = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
     too_slow: bool = False
@@ -53,7 +64,8 @@ class _History:
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, calls_on: CallsOnDevice | None = None) -> None:
+        self.calls_on = calls_on
         # a client that saw another hub's numbers (the server restarted) must resync
         self.hub_id = secrets.token_hex(6)
         self._seq = 0
@@ -95,6 +107,31 @@ class Hub:
                 if connection.role in wanted:
                     self._offer(connection, data)
 
+    def calls_of(self, device: str | None) -> dict[str, Any]:
+        """The calls ringing or talking on ``device`` now (none without telephony)."""
+        if device is None or self.calls_on is None:
+            return NO_CALLS
+        return self.calls_on(device)
+
+    def refresh_calls(self) -> None:
+        """Send every connected phone's user its current calls again."""
+        messages: dict[str, str] = {}
+        for connections in self._connections.values():
+            for connection in connections:
+                device = connection.device
+                if device is not None and self.calls_on is not None:
+                    if device not in messages:
+                        messages[device] = self._calls_message(device)
+                    self._offer(connection, messages[device])
+
+    def _calls_message(self, device: str) -> str:
+        # seq 0: a picture of now, kept in no history (a reconnect gets a fresh one)
+        return json.dumps(
+            {"type": "calls.current", "seq": 0, "ts": time.time(), "data": self.calls_of(device)},
+            ensure_ascii=False,
+            default=str,
+        )
+
     # -- connections -------------------------------------------------------------
     def _offer(self, connection: _Connection, message: str | bytes) -> None:
         try:
@@ -115,19 +152,23 @@ class Hub:
         return [text for seq, text in history.messages if seq > last_seq]
 
     async def serve(
-        self, request: web.Request, user_id: int, role: str = ""
+        self, request: web.Request, user_id: int, role: str = "", device: str | None = None
     ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024, compress=False)
         await ws.prepare(request)
         last = request.query.get("last_seq", "")
-        connection = _Connection(user_id, ws, role)
+        connection = _Connection(user_id, ws, role, device)
         # registering and reading the history with no await in between: every message
-        # is either in ``missed`` or in the outbox, never in both and never in neither
+        # is either in ``missed`` or in the outbox, never in both and never in neither;
+        # the current calls are those of the moment the last missed message went out
         self._connections.setdefault(user_id, set()).add(connection)
         missed = self._missed(
             user_id, request.query.get("hub"), int(last) if last.isdigit() else None
         )
-        writer = asyncio.create_task(self._write(connection, missed), name=f"ws-{user_id}")
+        calls = None
+        if device is not None and self.calls_on is not None:
+            calls = self._calls_message(device)
+        writer = asyncio.create_task(self._write(connection, missed, calls), name=f"ws-{user_id}")
         try:
             async for _message in ws:
                 pass  # clients only listen; aiohttp answers their pings
@@ -137,7 +178,9 @@ class Hub:
             await asyncio.gather(writer, return_exceptions=True)
         return ws
 
-    async def _write(self, connection: _Connection, missed: list[str] | None) -> None:
+    async def _write(
+        self, connection: _Connection, missed: list[str] | None, calls: str | None
+    ) -> None:
         ws = connection.ws
         now = time.time()
         await ws.send_str(
@@ -147,6 +190,8 @@ class Hub:
             await ws.send_str(json.dumps({"type": "resync", "seq": self._seq, "ts": now}))
         for text in missed or ():
             await ws.send_str(text)
+        if calls is not None:
+            await ws.send_str(calls)
         for roles, data in list(self._states.values()):
             if connection.role in roles:
                 await ws.send_frame(data, WSMsgType.TEXT)

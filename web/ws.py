@@ -16,4 +16,4 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     if user is None:
         raise web.HTTPUnauthorized(text="sign in first")
-    return await request.app[HUB].serve(request, user.id, user.role)
+    return await request.app[HUB].serve(request, user.id, user.role, user.interface)

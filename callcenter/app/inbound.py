@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami.link import AmiLink, LiveSnapshot
-from ami.translate import translate, translate_members
+from ami.translate import translate, translate_channels, translate_members
 from callcenter.agent_state import state_payload
 from callcenter.call_log import CallLog
+from callcenter.device_calls import DeviceCalls
 from callcenter.devices import DeviceDirectory
 from callcenter.events import OriginateFinished, QueueMemberPaused, QueueMemberStateChanged
 from callcenter.notify import Notifier
@@ -34,12 +37,16 @@ class InboundPipeline:
         # always kept, wallboard or not: the load report reads it
         self.operator_log = OperatorStateLog(db, self.devices)
         self.pops = ScreenPops(db, self.devices, notifier, region=region)
+        self.device_calls = DeviceCalls()
         self._notifier = notifier
         # the call log first: its row exists by the time anyone wraps the call up
-        self._observers = CallObservers([self.call_log, self.pops])
+        self._observers = CallObservers([self.call_log, self.pops, self.device_calls])
         self._followers: list[CallFollower] = []
         self.tracker = CallTracker(self._observers)
         self.wallboard: Wallboard | None = None
+        # the tracker holds what the PBX has only after the link's first resync
+        self.live_known = False
+        self.on_resynced: Callable[[], None] | None = None  # the hub re-sends current calls
 
     def show_on(self, wallboard: Wallboard) -> None:
         """Keep ``wallboard`` up to date: every call, every queue member's change."""
@@ -88,12 +95,21 @@ class InboundPipeline:
 
     async def resync(self, snapshot: LiveSnapshot) -> None:
         """After every (re)connect: calls Asterisk no longer has ended while we were away;
-        every queue member's state as it is now."""
+        calls it has that we never saw start (we started after them, or they began while
+        the link was down) are taken over, so their operators get their pops; every
+        queue member's state as it is now."""
         live = snapshot.linkedids()
         self.tracker.reconcile(live, snapshot.taken_at)
         for follower in self._followers:
             follower.resynced(live, snapshot.taken_at)
         await self.devices.reload()
+        rebuilt = translate_channels(snapshot.channels, snapshot.taken_at)
+        adopted = self.tracker.adopt(rebuilt)
+        if adopted:
+            log.info("took over %d calls that were up before the link", len(adopted))
+        self.live_known = True
+        if self.on_resynced is not None:
+            self.on_resynced()
         members = translate_members(snapshot.members, snapshot.taken_at)
         self.operator_log.resynced(members, snapshot.taken_at)
         if self.wallboard is not None:
@@ -102,6 +118,15 @@ class InboundPipeline:
                     self.wallboard.member_paused(event)
                 else:
                     self.wallboard.member_state(event)
+
+    def current_calls(self, device: str) -> dict[str, Any]:
+        """What rings or talks on ``device`` now, as the console draws it; ``known`` is
+        false until the first resync (the tracker may not hold every live call yet)."""
+        calls = [
+            {**self.pops.current_pop(held.call, held.device), "state": held.state}
+            for held in self.device_calls.on(device)
+        ]
+        return {"known": self.live_known, "calls": calls}
 
     def _agent_paused(self, event: QueueMemberPaused) -> None:
         # a pause set on the phone or by a supervisor reaches the console too

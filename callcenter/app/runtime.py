@@ -97,6 +97,9 @@ async def serve(
 
         hub = Hub()
         inbound = InboundPipeline(db, hub, region=settings.default_region)
+        # a (re)connecting console draws what rings on its phone now, missed or not
+        hub.calls_on = inbound.current_calls
+        inbound.on_resynced = hub.refresh_calls
         # before the link: its first resync tells the wallboard the queues' members
         wallboard = await _wallboard(db, settings)
         inbound.show_on(wallboard)

@@ -1,4 +1,9 @@
 // Operator console: live screen-pops (from /ws, through live.js), after-call form, Ready / Pause.
+// One card per call (linkedid), whatever the mix of messages: on every (re)connect the
+// hub sends "calls.current" (what rings or talks on my phone now), so a pop missed
+// while the socket or the server was down is drawn, one already shown is updated, and
+// a call that ended meanwhile leaves. Calls that ended are kept in sessionStorage so no
+// late message or stale picture pops them again, across page loads too.
 // Everything from the server is put into the page with textContent, never as HTML.
 "use strict";
 
@@ -11,6 +16,22 @@
   const template = document.getElementById("pop-template");
   const live = document.querySelector("[data-testid=live-state]");
   const byCall = new Map();
+  const FINISHED_KEY = "cc-finished-calls";
+  const FINISHED_KEPT = 200;
+
+  function finishedCalls() {
+    try { return JSON.parse(sessionStorage.getItem(FINISHED_KEY) || "[]"); } catch (e) { return []; }
+  }
+
+  function isFinished(linkedid) {
+    return finishedCalls().includes(linkedid);
+  }
+
+  function markFinished(linkedid) {
+    const list = finishedCalls().filter((id) => id !== linkedid);
+    list.push(linkedid);
+    sessionStorage.setItem(FINISHED_KEY, JSON.stringify(list.slice(-FINISHED_KEPT)));
+  }
 
   function setText(node, value) {
     if (node) node.textContent = value == null ? "" : String(value);
@@ -75,19 +96,57 @@
     }
   }
 
+  function setState(card, state) {
+    card.dataset.state = state;
+    setText(card.querySelector(".pop-state"), texts[state]);
+  }
+
+  function newCard(data) {
+    const card = template.content.firstElementChild.cloneNode(true);
+    card.dataset.linkedid = data.linkedid;
+    byCall.set(data.linkedid, card);
+    pops.prepend(card);
+    card.querySelector("form.wrapup").addEventListener("submit", (event) => saveWrapUp(event, card));
+    card.querySelector("form.new-client").addEventListener("submit", (event) => addClient(event, card));
+    return card;
+  }
+
   function showPop(data) {
+    if (isFinished(data.linkedid)) return;  // a late message of a call that ended
     let card = byCall.get(data.linkedid);
-    if (!card) {
-      card = template.content.firstElementChild.cloneNode(true);
-      card.dataset.linkedid = data.linkedid;
-      byCall.set(data.linkedid, card);
-      pops.prepend(card);
-      card.querySelector("form.wrapup").addEventListener("submit", (event) => saveWrapUp(event, card));
-      card.querySelector("form.new-client").addEventListener("submit", (event) => addClient(event, card));
+    if (card && card.dataset.state !== "ringing") {
+      fillPop(card, data);  // rung again after answering (a transfer back): keep the talk
+      return;
     }
-    card.dataset.state = "ringing";
-    setText(card.querySelector(".pop-state"), texts.ringing);
+    if (!card) card = newCard(data);
+    setState(card, "ringing");
     fillPop(card, data);
+  }
+
+  // what rings or talks on my phone now: draw what is missing, update what is shown;
+  // once the server knows the telephony's state, a ringing card it does not list was
+  // withdrawn and a talk it does not list has ended (its result is still to be written)
+  function currentCalls(data) {
+    const listed = new Set();
+    for (const call of data.calls) {
+      listed.add(call.linkedid);
+      if (isFinished(call.linkedid)) continue;
+      let card = byCall.get(call.linkedid);
+      if (card && (card.dataset.state === "wrapup" || card.dataset.state === "done")) continue;
+      if (!card) {
+        card = newCard(call);
+        fillPop(card, call);
+      } else if (call.lookup !== "pending" || !card.popData || !card.popData.client) {
+        fillPop(card, call);  // never trade a client card shown for a lookup still running
+      }
+      setState(card, call.state === "talking" ? "talking" : "ringing");
+    }
+    if (!data.known) return;
+    for (const [linkedid, card] of Array.from(byCall)) {
+      if (listed.has(linkedid)) continue;
+      if (card.dataset.state === "talking") ended({ linkedid, answered_by: me });
+      else if (card.dataset.state === "ringing") removePop(linkedid);
+    }
   }
 
   function removePop(linkedid) {
@@ -102,14 +161,14 @@
     const card = byCall.get(data.linkedid);
     if (!card) return;
     if (data.answered_by === me) {
-      card.dataset.state = "talking";
-      setText(card.querySelector(".pop-state"), texts.talking);
+      setState(card, "talking");
     } else {
       removePop(data.linkedid);
     }
   }
 
   function ended(data) {
+    markFinished(data.linkedid);
     const card = byCall.get(data.linkedid);
     if (!card) return;
     if (data.answered_by === me) {
@@ -173,6 +232,7 @@
     "call.answered"(msg) { answered(msg.data); },
     "call.withdrawn"(msg) { removePop(msg.data.linkedid); },
     "call.ended"(msg) { ended(msg.data); },
+    "calls.current"(msg) { currentCalls(msg.data); },
     "agent.state"(msg) { showAgentState(msg.data.state, msg.data.reason); },
   };
 
