@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from callcenter.models import ContactStatus
-from callcenter.phone_geography import geography
 from callcenter.phones import to_e164
 from callcenter.russian_phones import quick_e164
 
@@ -107,7 +106,7 @@ class ContactRow:
     custom_fields: dict[str, str] = field(default_factory=dict)
     phones: list[tuple[str, str]] = field(default_factory=list)  # (raw, e164)
     emails: list[str] = field(default_factory=list)
-    region: str | None = None  # of the first phone (callcenter.contact_geography)
+    region: str | None = None  # of the first phone: callcenter.import_places fills them
     time_zone: str | None = None
 
 
@@ -152,9 +151,6 @@ class RowParser:
                 row.display_name = row.company  # a company's switchboard, say
             if not row.phones:
                 errors.append(RowError("", "no phone"))
-            else:
-                place = geography(row.phones[0][1])
-                row.region, row.time_zone = place.region, place.time_zone
         return errors or row
 
     def _apply(self, row: ContactRow, name: str, kind: str, value: str) -> str | None:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.contact_rows import ContactRow, RowParser
 from callcenter.csv_source import CsvFormatError, CsvSource, Limits
+from callcenter.import_places import Place, PlaceFinder
 from callcenter.spreadsheet import neutralise_cell
 
 __all__ = ["CsvFormatError", "ImportReport", "Limits", "RowProblem", "import_contacts"]
@@ -160,9 +161,10 @@ class _Batches:
         self.rejected = 0
         self.errors: list[RowProblem] = []
 
-    def next_batch(self, size: int) -> tuple[list[tuple[Any, ...]], bool]:
-        """Up to ``size`` rows parsed, valid ones staged; True when the file has ended."""
-        staged: list[tuple[Any, ...]] = []
+    def next_batch(self, size: int) -> tuple[list[tuple[int, str, ContactRow]], bool]:
+        """Up to ``size`` rows parsed, the valid ones returned (number, excerpt, row);
+        True when the file has ended."""
+        valid: list[tuple[int, str, ContactRow]] = []
         limits = self.source.limits
         for done, record in enumerate(self.records, 1):
             self.rows += 1
@@ -172,12 +174,12 @@ class _Batches:
             else:
                 parsed = self.parser.parse(record.cells, limits.max_cell_chars)
                 if isinstance(parsed, ContactRow):
-                    staged.append(_stage(record.number, excerpt, parsed))
+                    valid.append((record.number, excerpt, parsed))
                 else:
                     self._reject(record.number, [(e.column, e.message) for e in parsed], excerpt)
             if done == size:
-                return staged, False
-        return staged, True
+                return valid, False
+        return valid, True
 
     def _reject(self, number: int, problems: list[tuple[str, str]], excerpt: str) -> None:
         self.rejected += 1
@@ -186,7 +188,7 @@ class _Batches:
                 self.errors.append(RowProblem(number, column, message, excerpt))
 
 
-def _stage(number: int, excerpt: str, row: ContactRow) -> tuple[Any, ...]:
+def _stage(number: int, excerpt: str, row: ContactRow, place: Place) -> tuple[Any, ...]:
     return (
         number,
         excerpt,
@@ -203,8 +205,7 @@ def _stage(number: int, excerpt: str, row: ContactRow) -> tuple[Any, ...]:
         [raw for raw, _ in row.phones],
         [e164 for _, e164 in row.phones],
         row.emails,
-        row.region,
-        row.time_zone,
+        *place,  # region, time_zone
     )
 
 
@@ -219,24 +220,33 @@ async def _in_thread(fn: Callable[[], T]) -> T:
 
 async def _stage_all(pg: Any, batches: _Batches, size: int, on_progress: Progress | None) -> None:
     """Parses the file batch by batch into the staging table. The worker thread parses
-    the next batch while this one is copied: the two take about as long."""
+    the next batch while the places of this one's phones are looked up (in a process of
+    their own) and it is copied in."""
 
-    def parse() -> tuple[list[tuple[Any, ...]], bool]:
+    def parse() -> tuple[list[tuple[int, str, ContactRow]], bool]:
         return batches.next_batch(size)
 
     parsing = asyncio.ensure_future(_in_thread(parse))
     try:
-        while True:
-            staged, ended = await parsing
-            done = (batches.rows, batches.source.bytes_done, batches.source.bytes_total)
-            if not ended:
-                parsing = asyncio.ensure_future(_in_thread(parse))
-            if staged:
-                await pg.copy_records_to_table("import_rows", records=staged, columns=STAGE_COLUMNS)
-            if on_progress is not None:
-                on_progress(*done)
-            if ended:
-                return
+        async with PlaceFinder() as places:
+            while True:
+                valid, ended = await parsing
+                done = (batches.rows, batches.source.bytes_done, batches.source.bytes_total)
+                if not ended:
+                    parsing = asyncio.ensure_future(_in_thread(parse))
+                if valid:
+                    found = await places.find([row.phones[0][1] for _, _, row in valid])
+                    staged = [
+                        _stage(number, excerpt, row, place)
+                        for (number, excerpt, row), place in zip(valid, found, strict=True)
+                    ]
+                    await pg.copy_records_to_table(
+                        "import_rows", records=staged, columns=STAGE_COLUMNS
+                    )
+                if on_progress is not None:
+                    on_progress(*done)
+                if ended:
+                    return
     finally:
         if not parsing.done():
             parsing.cancel()  # _in_thread lets the batch finish before the file is closed

@@ -224,19 +224,56 @@ _zones_by_country: dict[int, tuple[str, ...]] = {}
 
 
 def _strippable(code: int, national: str) -> bool:
-    """Could parse() read the start of ``national`` as a national prefix (8 in Russia)?"""
-    patterns = _national_prefixes.get(code)
-    if patterns is None:
-        patterns = _national_prefixes[code] = [
-            re.compile(prefix)
-            for region in COUNTRY_CODE_TO_REGION_CODE[code]
-            if (metadata := PhoneMetadata.metadata_for_region(region)) is not None
-            and (prefix := metadata.national_prefix_for_parsing or metadata.national_prefix)
-        ]
-    return any(pattern.match(national) for pattern in patterns)
+    """Could parse() read the start of ``national`` as a national prefix (8 in Russia)?
+
+    It strips the prefix only when what is left has a possible length for the region,
+    so a Russian +7 8xx xxx-xx-xx (nine digits left) keeps its 8 and needs no parser."""
+    for prefix, lengths, local_only in _national_prefixes_of(code):
+        if prefix is None:
+            return True  # a transforming prefix rule: only the parser knows
+        found = prefix.match(national)
+        if found is None:
+            continue
+        if not lengths:
+            return True
+        left = len(national) - found.end()
+        # parse()'s test of the length: too short, invalid or local only keeps the prefix
+        kept = (
+            left < lengths[0] or left in local_only or (left not in lengths and left < lengths[-1])
+        )
+        if not kept:
+            return True
+    return False
 
 
-_national_prefixes: dict[int, list[re.Pattern[str]]] = {}
+def _national_prefixes_of(
+    code: int,
+) -> list[tuple[re.Pattern[str] | None, tuple[int, ...], tuple[int, ...]]]:
+    """Per region of ``code``: its national prefix pattern (None when it has a transform
+    rule), the possible lengths of its numbers and those possible only locally."""
+    known = _national_prefixes.get(code)
+    if known is None:
+        known = _national_prefixes[code] = []
+        for region in COUNTRY_CODE_TO_REGION_CODE[code]:
+            metadata = PhoneMetadata.metadata_for_region(region)
+            if metadata is None:
+                continue
+            prefix = metadata.national_prefix_for_parsing or metadata.national_prefix
+            if not prefix:
+                continue
+            general = metadata.general_desc
+            lengths = tuple(sorted(general.possible_length or ())) if general else ()
+            local_only = tuple(general.possible_length_local_only or ()) if general else ()
+            if metadata.national_prefix_transform_rule or (lengths and lengths[0] == -1):
+                known.append((None, (), ()))
+            else:
+                known.append((re.compile(prefix), lengths, local_only))
+    return known
+
+
+_national_prefixes: dict[
+    int, list[tuple[re.Pattern[str] | None, tuple[int, ...], tuple[int, ...]]]
+] = {}
 
 
 def _number(e164: str) -> PhoneNumber | None:
