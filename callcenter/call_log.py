@@ -5,6 +5,10 @@ snapshot of each call that is not yet written (so a slow database means fewer,
 not more, writes) and upserts it from one task. An upsert never moves a call
 backwards: a late or repeated snapshot cannot reopen a finished call or erase
 what an earlier one knew.
+
+The snapshots wait in a ``CallBacklog``: bounded in memory, spilled to disk while
+the database is away, read back in order when it answers again. The AMI reader
+only ever appends to it, so an outage never holds up events, and nothing is lost.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import ad_channels, missed_calls
+from callcenter.call_backlog import CallBacklog
 from callcenter.devices import DeviceDirectory
 from callcenter.dialer_calls import dialer_call
 from callcenter.models import (
@@ -34,10 +39,13 @@ from callcenter.phone_geography import caller_region
 from callcenter.phones import to_e164
 from callcenter.recordings import RECORDING_VARIABLE, recording_name
 from callcenter.tracking import TrackedCall
+from callcenter.write_retry import WriteRetry
 
 log = logging.getLogger(__name__)
 
-RETRY_SECONDS = (0.5, 1, 2, 5)
+# a snapshot the database refuses this often in a row, while it answers a ping, is
+# set aside (logged): one bad call must not hold up every call after it
+MAX_ATTEMPTS = 5
 # a repeated snapshot may know less about a leg than the row: keep what is known
 _LEG_FIELDS_KEPT = ("user_id", "rang_at", "answered_at", "ended_at", "hangup_cause")
 
@@ -50,16 +58,24 @@ class CallLog:
     """A ``CallObserver`` that persists calls; ``run()`` is its writer task."""
 
     def __init__(
-        self, db: async_sessionmaker[AsyncSession], devices: DeviceDirectory, region: str
+        self,
+        db: async_sessionmaker[AsyncSession],
+        devices: DeviceDirectory,
+        region: str,
+        *,
+        backlog: CallBacklog | None = None,
     ) -> None:
+        """``backlog``: where unwritten calls wait; the default keeps them in memory."""
         self._db = db
         self._devices = devices
         self._region = region
-        self._pending: dict[str, TrackedCall] = {}
+        self.backlog = backlog if backlog is not None else CallBacklog(None)
+        self.retry = WriteRetry(log, "call log")
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self.written = 0
+        self.set_aside = 0
 
     # CallObserver: every change just marks the call for writing
     def call_started(self, call: TrackedCall) -> None:
@@ -78,8 +94,7 @@ class CallLog:
         self._mark(call)
 
     def _mark(self, call: TrackedCall) -> None:
-        self._pending.pop(call.linkedid, None)  # re-insert: newest changes go last
-        self._pending[call.linkedid] = call
+        self.backlog.put(call)
         self._idle.clear()
         self._wakeup.set()
 
@@ -88,25 +103,47 @@ class CallLog:
         await self._idle.wait()
 
     async def run(self) -> None:
-        failures = 0
+        """Write the backlog until cancelled; then what is left goes to disk (if any)."""
+        try:
+            await self._write_backlog()
+        finally:
+            self.backlog.close()
+
+    async def _write_backlog(self) -> None:
+        refused = 0  # failed writes in a row while the database answered
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                linkedid = next(iter(self._pending))
-                call = self._pending.pop(linkedid)
-                try:
-                    await self.write(call)
-                except Exception:
-                    self._pending.setdefault(linkedid, call)
-                    delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
-                    failures += 1
-                    log.exception("call log write failed; retrying in %s s", delay)
-                    await asyncio.sleep(delay)
+            call = self.backlog.next()
+            if call is None:
+                self._idle.set()
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                continue
+            try:
+                await self.write(call)
+            except Exception as exc:
+                # an outage (or a connection it broke) is waited out, however long;
+                # only a database that answers yet keeps refusing means a bad snapshot
+                refused = refused + 1 if await self._database_answers() else 0
+                if refused >= MAX_ATTEMPTS:
+                    log.exception("call log: cannot write call %s; set aside", call.linkedid)
+                    self.backlog.done(call)
+                    self.set_aside += 1
+                    refused = 0
                     continue
-                failures = 0
-                self.written += 1
-            self._idle.set()
+                await self.retry.failed(exc)
+                continue
+            refused = 0
+            self.retry.succeeded()
+            self.backlog.done(call)
+            self.written += 1
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self._db() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means "not answering"
+            return False
+        return True
 
     async def write(self, call: TrackedCall) -> int:
         """Upsert one call with its legs (and its timeline entry once it ended)."""

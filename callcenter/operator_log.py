@@ -38,6 +38,7 @@ from callcenter.devices import DeviceDirectory
 from callcenter.events import QueueMemberPaused, QueueMemberStateChanged
 from callcenter.models import OperatorStateSpan
 from callcenter.queue_member import QueueMember
+from callcenter.write_retry import WriteRetry
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class OperatorStateLog:
         self._idle.set()
         self.written = 0
         self.coalesced = 0
+        self.retry = WriteRetry(log, "operator state log", RETRY_SECONDS)
 
     # ------------------------------------------------------------ events
 
@@ -213,7 +215,6 @@ class OperatorStateLog:
         await self._idle.wait()
 
     async def run(self) -> None:
-        failures = 0
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -228,13 +229,10 @@ class OperatorStateLog:
                         del self._newest[key]
                 try:
                     await self.write(slot.item)
-                except Exception:
-                    delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
-                    failures += 1
-                    log.exception("operator state write failed; retrying in %s s", delay)
-                    await asyncio.sleep(delay)
+                except Exception as exc:  # noqa: BLE001 - logged once per outage
+                    await self.retry.failed(exc)
                     continue
-                failures = 0
+                self.retry.succeeded()
                 self._queue.popleft()
                 self.written += 1
             self._idle.set()

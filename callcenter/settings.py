@@ -86,6 +86,11 @@ class Settings:
     recordings_dir: Path | None = None
     """Where Asterisk's MixMonitor writes (``RECORDINGS`` in extensions.conf); unset:
     ``data_dir/recordings``."""
+    backlog_dir: Path | None = None
+    """Where the call log keeps calls it cannot write yet (the database is away); unset:
+    ``data_dir/backlog``."""
+    call_log_memory: int = 10_000
+    """How many unwritten calls stay in memory; beyond that they wait in ``backlog_dir``."""
     trusted_proxies: tuple[Network, ...] = ()
     """Reverse proxies (addresses or networks) whose X-Forwarded-Proto and X-Forwarded-For
     are believed: behind one that terminates TLS the session cookie gets Secure and HSTS
@@ -94,6 +99,10 @@ class Settings:
     @property
     def recordings_folder(self) -> Path:
         return self.recordings_dir or self.data_dir / "recordings"
+
+    @property
+    def backlog_folder(self) -> Path:
+        return self.backlog_dir or self.data_dir / "backlog"
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -117,6 +126,13 @@ def _port(value: str) -> int:
     if not 1 <= port <= 65535:
         raise ValueError("must be between 1 and 65535")
     return port
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be a whole number, 1 or more")
+    return number
 
 
 def _region(value: str) -> str:
@@ -200,6 +216,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "log_level": _log_level,
     "recordings_dir": lambda v: Path(v).expanduser(),
     "time_zone": _time_zone,
+    "backlog_dir": lambda v: Path(v).expanduser(),
+    "call_log_memory": _positive,
     "trusted_proxies": _networks,
 }
 

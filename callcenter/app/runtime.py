@@ -19,6 +19,7 @@ from ami.telephony import AmiTelephony
 from callcenter import center_settings, database, recording_retention
 from callcenter.app.collector import tune_for_serving
 from callcenter.app.inbound import InboundPipeline
+from callcenter.call_backlog import CallBacklog
 from callcenter.day_figures import campaign_day_so_far, day_so_far
 from callcenter.embedded_db import embedded_postgres
 from callcenter.migrate import upgrade
@@ -96,7 +97,11 @@ async def serve(
         db = database.make_sessionmaker(engine)
 
         hub = Hub()
-        inbound = InboundPipeline(db, hub, region=settings.default_region)
+        # while the database is away, calls beyond call_log_memory wait on disk
+        backlog = CallBacklog(
+            settings.backlog_folder / "calls.jsonl", memory_limit=settings.call_log_memory
+        )
+        inbound = InboundPipeline(db, hub, region=settings.default_region, call_backlog=backlog)
         # a (re)connecting console draws what rings on its phone now, missed or not
         hub.calls_on = inbound.current_calls
         inbound.on_resynced = hub.refresh_calls
