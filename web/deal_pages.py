@@ -11,7 +11,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter import pipeline
+from callcenter import audit, pipeline
+from callcenter.contact_export import ExportFormat
 from callcenter.deal_board import DealCard, deal_detail, list_deals
 from callcenter.form_errors import whole_number
 from callcenter.funnel import (
@@ -27,9 +28,10 @@ from web.auth import LEADERS, requires
 from web.client_access import chosen_client
 from web.forms import posted
 from web.json_api import int_param, me
+from web.list_files import download_links, list_file, local_time, requested_format
 from web.pages import page_context
 from web.state import HUB, SERVICES
-from web.templating import gettext
+from web.templating import gettext, user_zone
 
 
 def translated(exc: FunnelError) -> tuple[str, dict[str, str]]:
@@ -61,8 +63,11 @@ async def deals_board(request: web.Request) -> web.StreamResponse:
         owner_id = user.id
     elif leader:
         owner_id = whole_number(owner)
+    fmt = requested_format(request)
     async with request.app[SERVICES].db() as session:
         deals = await list_deals(session, user, owner_id=owner_id)
+        if fmt is not None:
+            return await _deals_file(request, session, fmt, deals)
         stages = await pipeline.stages(session)
         staff = await active_staff(session) if leader else []
     context = page_context(
@@ -71,8 +76,56 @@ async def deals_board(request: web.Request) -> web.StreamResponse:
         owner=owner,
         leader=leader,
         staff=staff,
+        downloads=download_links(request),
     )
     return aiohttp_jinja2.render_template("deals.html", request, context)
+
+
+DEAL_COLUMNS = (
+    "ID",
+    "Title",
+    "Client",
+    "Company",
+    "Stage",
+    "Amount",
+    "Currency",
+    "Owner",
+    "Refusal reason",
+    "Created",
+    "Closed",
+)
+
+
+async def _deals_file(
+    request: web.Request, session: AsyncSession, fmt: ExportFormat, deals: list[DealCard]
+) -> web.StreamResponse:
+    """The board's deals as a file: leaders only, like every export of clients' data."""
+    user = me(request)
+    if user.role not in LEADERS:
+        raise web.HTTPForbidden(text="only leaders export lists")
+    zone = user_zone()
+    rows = [
+        (
+            deal.id,
+            deal.title,
+            deal.contact_name,
+            deal.company_name,
+            deal.stage_name,
+            deal.amount,
+            deal.currency,
+            deal.owner_name,
+            deal.refusal_reason,
+            local_time(deal.created_at, zone),
+            local_time(deal.closed_at, zone),
+        )
+        for deal in deals
+    ]
+    await audit.record(
+        session, user, "deals.export", ip=request.remote, query=dict(request.query), rows=len(rows)
+    )
+    await session.commit()
+    header = [gettext(column) for column in DEAL_COLUMNS]
+    return list_file(fmt, "deals", gettext("Deals"), header, rows)
 
 
 async def _new_deal_form(

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -24,11 +23,12 @@ from callcenter.call_reports import CallReport, Dimension, call_report
 from callcenter.contact_export import ExportFormat
 from callcenter.missed_calls import not_called_back
 from callcenter.operator_load import operator_load
-from callcenter.report_export import Cell, report_file
+from callcenter.report_export import Cell
 from callcenter.report_period import Bucket, PeriodError, ReportPeriod, parse_period
 from callcenter.sales_reports import channel_report, funnel_report
 from web.auth import LEADERS, requires
 from web.json_api import me
+from web.list_files import download_links, list_file
 from web.pages import page_context
 from web.state import SERVICES
 from web.templating import gettext
@@ -311,7 +311,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
                     name,
                     ip=request.remote,
                     query=dict(request.query),
-                    exports={fmt.value: _export_query(request, fmt) for fmt in ExportFormat},
+                    exports=download_links(request),
                 )
                 await session.commit()
                 return _file(ExportFormat(fmt), name, table)
@@ -324,34 +324,17 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         table=table,
         errors={k: gettext(v) for k, v in errors.items()},
         query=dict(request.query),
-        exports={fmt.value: _export_query(request, fmt) for fmt in ExportFormat},
+        exports=download_links(request),
         dimensions=[(d.value, f"by {d.value}") for d in Dimension],
         buckets=[(b.value, f"by {b.value}") for b in Bucket],
     )
     return aiohttp_jinja2.render_template("reports.html", request, context, status=status)
 
 
-def _export_query(request: web.Request, fmt: ExportFormat) -> str:
-    query = {k: v for k, v in request.query.items() if k != "format"}
-    return urlencode({**query, "format": fmt.value})
-
-
 def _file(fmt: ExportFormat, name: str, table: Table) -> web.Response:
     header = [gettext(column) for column, _ in table.columns]
     rows = table.rows + ([table.totals] if table.totals else [])
-    body = report_file(fmt, gettext(table.title), header, rows)
-    content_type = (
-        "text/csv; charset=utf-8"
-        if fmt == ExportFormat.CSV
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    return web.Response(
-        body=body,
-        headers={
-            "Content-Type": content_type,
-            "Content-Disposition": f'attachment; filename="report-{name}.{fmt.value}"',
-        },
-    )
+    return list_file(fmt, f"report-{name}", gettext(table.title), header, rows)
 
 
 def add_routes(app: web.Application) -> None:

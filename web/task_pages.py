@@ -10,10 +10,13 @@ import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter import audit
+from callcenter.contact_export import ExportFormat
 from callcenter.form_errors import whole_number
 from callcenter.models import Task, TaskKind, TaskStatus, User
-from callcenter.task_board import operator_day, team_load, today_in
+from callcenter.task_board import OperatorDay, operator_day, team_load, today_in
 from callcenter.task_edits import (
     TaskChange,
     TaskDraft,
@@ -28,10 +31,11 @@ from web import tasks_api
 from web.auth import ANYONE_SIGNED_IN, LEADERS, requires
 from web.client_access import chosen_client
 from web.json_api import int_param, me
+from web.list_files import download_links, list_file, local_time, requested_format
 from web.pages import page_context
 from web.state import HUB, SERVICES
 from web.tasks_api import tasks_changed
-from web.templating import user_zone
+from web.templating import gettext, user_zone
 
 # minutes before the due time; 0 = at the due time
 REMIND_CHOICES = (0, 5, 15, 30, 60, 1440)
@@ -65,6 +69,9 @@ async def my_day(request: web.Request) -> web.StreamResponse:
                     raise web.HTTPNotFound(text="no such user")
                 owner = found
         board = await operator_day(session, reader, owner.id, day, zone, now)
+        fmt = requested_format(request)
+        if fmt is not None:
+            return await _day_file(request, session, fmt, owner, board)
     query = {} if owner.id == reader.id else {"user": owner.id}
     context = page_context(
         request,
@@ -76,8 +83,53 @@ async def my_day(request: web.Request) -> web.StreamResponse:
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
         back=request.path_qs,
+        downloads=download_links(request) if is_leader(reader) else None,
     )
     return aiohttp_jinja2.render_template("tasks/day.html", request, context)
+
+
+TASK_COLUMNS = ("ID", "Type", "Title", "Status", "Due at", "Done at", "Client", "overdue", "Notes")
+KIND_LABELS = {"callback": "Callback", "meeting": "Meeting", "follow_up": "Follow-up call"}
+STATUS_LABELS = {"open": "Open", "done": "Completed", "cancelled": "Cancelled"}
+
+
+async def _day_file(
+    request: web.Request, session: AsyncSession, fmt: ExportFormat, owner: User, board: OperatorDay
+) -> web.StreamResponse:
+    """The day's tasks as shown (the agenda, the undated, the done) as a file; leaders
+    only, like every export of clients' data."""
+    reader = me(request)
+    if not is_leader(reader):
+        raise web.HTTPForbidden(text="only leaders export lists")
+    zone = user_zone()
+    rows = [
+        (
+            line.id,
+            gettext(KIND_LABELS.get(line.kind, "To-do")),
+            line.title,
+            gettext(STATUS_LABELS.get(line.status, line.status)),
+            local_time(line.due_at, zone),
+            local_time(line.done_at, zone),
+            line.contact_name,
+            gettext("yes") if line.overdue else "",
+            line.notes,
+        )
+        for line in (*board.agenda, *board.undated, *board.done)
+    ]
+    await audit.record(
+        session,
+        reader,
+        "tasks.export",
+        "user",
+        owner.id,
+        ip=request.remote,
+        day=board.day.isoformat(),
+        rows=len(rows),
+    )
+    await session.commit()
+    header = [gettext(column) for column in TASK_COLUMNS]
+    stem = f"tasks-{owner.id}-{board.day.isoformat()}"
+    return list_file(fmt, stem, gettext("Tasks"), header, rows)
 
 
 @requires(*ANYONE_SIGNED_IN)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import openpyxl
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -12,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import center_settings
-from callcenter.models import Deal, DealStageChange, PipelineStage, RefusalReason
+from callcenter.models import AuditEntry, Deal, DealStageChange, PipelineStage, RefusalReason
 from callcenter.settings import load_settings
 from callcenter.users import add_user
 from tests.integration.cti_helpers import World, make_world
@@ -215,3 +217,47 @@ async def test_only_admins_set_up_stages_and_reasons(
     assert taken.status == 400
     known = await ids(db)
     assert "Замер" in known and "Переехали" in known
+
+
+async def test_leaders_download_the_board_as_csv_and_xlsx_with_formulas_neutralised(
+    clients: Callable[[str], Awaitable[Client]],
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+) -> None:
+    anna = await clients("op101")
+    created = await anna.post(
+        "/deals/new",
+        data={"contact_id": str(world.contact_id), "title": "=HYPERLINK(1)", "amount": "2500"},
+        allow_redirects=False,
+    )
+    assert created.status == 303
+    refused = await anna.get("/deals?format=csv")
+    assert refused.status == 403  # operators do not export lists
+
+    boss = await clients("boss")
+    csv_file = await boss.get("/deals?format=csv")
+    assert csv_file.status == 200
+    assert csv_file.headers["Content-Disposition"] == 'attachment; filename="deals.csv"'
+    lines = (await csv_file.read()).decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("ID;Название;Клиент;Компания;Этап")
+    (row,) = [line for line in lines[1:] if "HYPERLINK" in line]
+    assert ";'=HYPERLINK(1);Петров Иван;" in row and ";2500" in row
+
+    book = openpyxl.load_workbook(io.BytesIO(await (await boss.get("/deals?format=xlsx")).read()))
+    sheet = book.active
+    assert sheet is not None
+    titles = [cell.value for cell in sheet[1]]
+    values = {
+        titles[i]: cell.value
+        for row in sheet.iter_rows(min_row=2)
+        for i, cell in enumerate(row)
+        if row[1].value == "'=HYPERLINK(1)"
+    }
+    assert values["Сумма"] == 2500 and values["Клиент"] == "Петров Иван"
+    assert (await boss.get("/deals?format=pdf")).status == 400
+
+    async with db() as session:
+        entries = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "deals.export"))
+        ).all()
+    assert len(entries) == 2 and all(e.details["rows"] >= 1 for e in entries)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import auth
-from callcenter.models import Task, User
+from callcenter.models import AuditEntry, Task, User
 from callcenter.settings import load_settings
 from callcenter.users import add_user
 from tests.integration.cti_helpers import make_world
@@ -228,3 +228,48 @@ async def test_pages_show_the_day_and_the_load_to_the_right_people(
     async with db() as session:
         done = await session.get(Task, overdue.id)
         assert done is not None and done.status == "done" and done.done_at is not None
+
+
+async def test_leaders_download_an_operators_day_in_their_own_time(
+    team: Team, db: async_sessionmaker[AsyncSession]
+) -> None:
+    client, op101 = team.client, team.users["op101"]
+    due = datetime(2030, 1, 15, 7, 30, tzinfo=UTC)  # 10:30 in Moscow, the users' zone
+    async with db() as session:
+        session.add(
+            Task(
+                title="@SUM(A1) перезвонить",
+                kind="callback",
+                assignee_id=op101.id,
+                due_at=due,
+                contact_id=team.contact_id,
+            )
+        )
+        await session.commit()
+    url = f"/tasks?user={op101.id}&day=2030-01-15"
+    page = await (await client.get(url, headers=team.as_("boss"))).text()
+    assert 'data-testid="export-csv"' in page
+    own = await (await client.get("/tasks?day=2030-01-15", headers=team.as_("op101"))).text()
+    assert 'data-testid="export-csv"' not in own
+    refused = await client.get("/tasks?day=2030-01-15&format=csv", headers=team.as_("op101"))
+    assert refused.status == 403
+
+    response = await client.get(url + "&format=csv", headers=team.as_("boss"))
+    assert response.status == 200
+    assert f'filename="tasks-{op101.id}-2030-01-15.csv"' in response.headers["Content-Disposition"]
+    lines = (await response.read()).decode("utf-8-sig").splitlines()
+    assert lines[0] == "ID;Тип;Название;Статус;Срок;Выполнена;Клиент;просрочено;Заметки"
+    (row,) = lines[1:]
+    cells = row.split(";")
+    assert cells[1:7] == [
+        "Перезвонить",
+        "'@SUM(A1) перезвонить",
+        "Открыта",
+        "15.01.2030 10:30",
+        "",
+        "Петров Иван",
+    ]
+
+    async with db() as session:
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "tasks.export"))
+    assert entry is not None and entry.entity_id == str(op101.id) and entry.details["rows"] == 1
