@@ -41,6 +41,14 @@ class _Wrong(ValueError):
         self.message = message
         self.params = params
 
+    @property
+    def text(self) -> str:
+        """The message with its parameters filled in (English; for a per-row report)."""
+        return self.message % self.params if self.params else self.message
+
+
+WrongValue = _Wrong  # what custom_value raises, for those who read values elsewhere (CSV)
+
 
 def parse_client(
     body: object, region: str, definitions: Sequence[CustomFieldDefinition]

@@ -6,8 +6,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from callcenter.models import ContactStatus
+from callcenter.client_fields import WrongValue, custom_value
+from callcenter.models import ContactStatus, CustomFieldDefinition
 from callcenter.phones import to_e164
 from callcenter.russian_phones import quick_e164
 
@@ -103,7 +105,7 @@ class ContactRow:
     status: str = ContactStatus.LEAD.value
     tags: list[str] = field(default_factory=list)
     birthday: date | None = None
-    custom_fields: dict[str, str] = field(default_factory=dict)
+    custom_fields: dict[str, Any] = field(default_factory=dict)  # typed as defined
     phones: list[tuple[str, str]] = field(default_factory=list)  # (raw, e164)
     emails: list[str] = field(default_factory=list)
     region: str | None = None  # of the first phone: callcenter.import_places fills them
@@ -113,11 +115,27 @@ class ContactRow:
 class RowParser:
     """Applies a mapping ``{file column -> field}`` to rows of a file with this header."""
 
-    def __init__(self, header: Sequence[str], mapping: Mapping[str, str], region: str) -> None:
+    def __init__(
+        self,
+        header: Sequence[str],
+        mapping: Mapping[str, str],
+        region: str,
+        custom_fields: Sequence[CustomFieldDefinition] = (),
+    ) -> None:
+        """``custom_fields``: the contacts' active fields; a column mapped to any other
+        ``custom:KEY`` is refused, so a typo never stores values nobody can see."""
         missing = sorted(set(mapping) - set(header))
         if missing:
             raise ValueError(f"no such columns in the file: {', '.join(missing)}")
         kinds = {column: field_kind(name) for column, name in mapping.items()}
+        self._custom = {definition.key: definition for definition in custom_fields}
+        unknown = sorted(
+            name.removeprefix(CUSTOM_PREFIX)
+            for name, kind in zip(mapping.values(), kinds.values(), strict=True)
+            if kind == "custom" and name.removeprefix(CUSTOM_PREFIX) not in self._custom
+        )
+        if unknown:
+            raise ValueError(f"no such custom fields: {', '.join(unknown)}")
         if "phone" not in kinds.values():
             raise ValueError("map at least one column to a phone")
         if not set(kinds.values()) & {*NAME_FIELDS, "company"}:
@@ -162,7 +180,11 @@ class RowParser:
                 row.phones.append((value, e164))
             return None
         if kind == "custom":
-            row.custom_fields[name.removeprefix(CUSTOM_PREFIX)] = value
+            key = name.removeprefix(CUSTOM_PREFIX)
+            try:
+                row.custom_fields[key] = custom_value(self._custom[key], value)
+            except WrongValue as wrong:
+                return wrong.text
             return None
         if kind == "birthday":
             birthday = parse_date(value)

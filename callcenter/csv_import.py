@@ -25,6 +25,7 @@ from typing import IO, Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.client_card import contact_definitions
 from callcenter.contact_rows import ContactRow, RowParser
 from callcenter.csv_source import CsvFormatError, CsvSource, Limits
 from callcenter.import_places import Place, PlaceFinder
@@ -280,9 +281,11 @@ async def import_contacts(
     """Import contacts from a CSV file; raises CsvFormatError (or ValueError for a bad
     mapping) when the file as a whole cannot be imported, having imported nothing."""
     limits = limits or Limits()
+    async with db() as session:
+        custom_fields = await contact_definitions(session)
     csv_source, opened = await _in_thread(lambda: _open(source, limits))
     try:
-        parser = RowParser(csv_source.header, mapping, region)
+        parser = RowParser(csv_source.header, mapping, region, custom_fields)
         batches = _Batches(csv_source, parser)
         async with db() as session, session.begin():
             await session.execute(text(CREATE_STAGE))

@@ -15,7 +15,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +24,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.contact_rows import FIELDS, RowParser, propose_mapping
+from callcenter.contact_rows import CUSTOM_PREFIX, FIELDS, RowParser, propose_mapping
 from callcenter.csv_import import CsvFormatError, ImportReport, RowProblem, import_contacts
 from callcenter.csv_source import CsvSource
-from callcenter.models import ContactImport, ImportStatus, User
+from callcenter.models import ContactImport, CustomFieldDefinition, ImportStatus, User
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +131,36 @@ def preview(path: Path) -> Preview:
         )
 
 
-def check_mapping(header: list[str], mapping: Mapping[str, str], region: str) -> str | None:
+def propose_custom(
+    header: Sequence[str],
+    custom_fields: Sequence[CustomFieldDefinition],
+    proposed: Mapping[str, str],
+) -> dict[str, str]:
+    """``proposed`` plus the columns named as a custom field is (label or key)."""
+    by_name: dict[str, str] = {}
+    for definition in custom_fields:
+        for name in (definition.key, definition.label_ru, definition.label_en):
+            if name:
+                by_name.setdefault(" ".join(name.lower().split()), CUSTOM_PREFIX + definition.key)
+    mapping = dict(proposed)
+    taken = set(mapping.values())
+    for column in header:
+        field = by_name.get(" ".join(column.lower().split()))
+        if column not in mapping and field is not None and field not in taken:
+            mapping[column] = field
+            taken.add(field)
+    return mapping
+
+
+def check_mapping(
+    header: list[str],
+    mapping: Mapping[str, str],
+    region: str,
+    custom_fields: Sequence[CustomFieldDefinition] = (),
+) -> str | None:
     """Why this mapping cannot import the file, or None."""
     try:
-        RowParser(header, mapping, region)
+        RowParser(header, mapping, region, custom_fields)
     except ValueError as exc:
         return str(exc)
     return None

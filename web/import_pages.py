@@ -20,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter import import_jobs
+from callcenter.client_card import contact_definitions
+from callcenter.contact_rows import CUSTOM_PREFIX
 from callcenter.csv_import import CsvFormatError
 from callcenter.import_jobs import (
     MAPPABLE_FIELDS,
@@ -29,12 +31,12 @@ from callcenter.import_jobs import (
     Upload,
     UploadStore,
 )
-from callcenter.models import ContactImport, ImportStatus, User
+from callcenter.models import ContactImport, CustomFieldDefinition, ImportStatus, User
 from web.auth import MANAGERS, requires
 from web.json_api import int_param, me, refusal
 from web.pages import page_context
 from web.state import SERVICES
-from web.templating import gettext
+from web.templating import current_language, gettext
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,14 @@ HISTORY_ROWS = 100
 SHOWN_PROBLEMS = 500
 _DUPLICATE_ROW = re.compile(r"duplicate of row (\d+) \((.*)\)")
 _DUPLICATE_CONTACT = re.compile(r"duplicate of contact #(\d+) \((.*)\)")
+# a custom field's problems come with their parameters filled in (client_fields)
+_FILLED_IN = [
+    (re.compile(r"Must be one of: (?P<choices>.*)\."), "Must be one of: %(choices)s."),
+    (
+        re.compile(r"Must be text of at most (?P<limit>\d+) characters\."),
+        "Must be text of at most %(limit)s characters.",
+    ),
+]
 
 
 def problem_text(message: str) -> str:
@@ -58,6 +68,9 @@ def problem_text(message: str) -> str:
             "id": match[1],
             "key": match[2],
         }
+    for pattern, message_id in _FILLED_IN:
+        if match := pattern.fullmatch(message):
+            return gettext(message_id) % match.groupdict()
     return gettext(message)
 
 
@@ -152,6 +165,11 @@ async def upload_import(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/imports/uploads/{received.token}")
 
 
+async def _custom_fields(request: web.Request) -> list[CustomFieldDefinition]:
+    async with request.app[SERVICES].db() as session:
+        return await contact_definitions(session)
+
+
 async def _mapping_page(
     request: web.Request,
     upload: Upload,
@@ -160,13 +178,23 @@ async def _mapping_page(
     status: int = 200,
 ) -> web.StreamResponse:
     preview = await asyncio.to_thread(import_jobs.preview, upload.path)
-    mapping = preview.proposed if chosen is None else chosen
+    custom_fields = await _custom_fields(request)
+    if chosen is None:
+        mapping = import_jobs.propose_custom(preview.header, custom_fields, preview.proposed)
+    else:
+        mapping = chosen
+    language = current_language.get()
+    fields = [(name, gettext(f"field {name}")) for name in MAPPABLE_FIELDS]
+    fields += [
+        (CUSTOM_PREFIX + d.key, (d.label_en or d.label_ru) if language == "en" else d.label_ru)
+        for d in custom_fields
+    ]
     context = page_context(
         request,
         upload=upload,
         preview=preview,
         columns=[(i, column, mapping.get(column, "")) for i, column in enumerate(preview.header)],
-        fields=[(name, gettext(f"field {name}")) for name in MAPPABLE_FIELDS],
+        fields=fields,
         error=error,
         delimiter_name={";": "; (semicolon)", ",": ", (comma)", "\t": "tab"}.get(
             preview.delimiter, preview.delimiter
@@ -186,12 +214,16 @@ async def start_import(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     form = await request.post()
     preview = await asyncio.to_thread(import_jobs.preview, upload.path)
+    custom_fields = await _custom_fields(request)
+    offered = {*MAPPABLE_FIELDS, *(CUSTOM_PREFIX + d.key for d in custom_fields)}
     mapping: dict[str, str] = {}
     for i, column in enumerate(preview.header):
         chosen = form.get(f"column-{i}")
-        if isinstance(chosen, str) and chosen in MAPPABLE_FIELDS and column:
+        if isinstance(chosen, str) and chosen in offered and column:
             mapping[column] = chosen
-    problem = import_jobs.check_mapping(preview.header, mapping, services.settings.default_region)
+    problem = import_jobs.check_mapping(
+        preview.header, mapping, services.settings.default_region, custom_fields
+    )
     if problem is not None:
         return await _mapping_page(request, upload, mapping, problem_text(problem), 400)
     async with services.db() as session:

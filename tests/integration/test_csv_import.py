@@ -12,7 +12,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.csv_import import ImportReport, Limits, import_contacts
-from callcenter.models import Company, Contact, ContactEmail, ContactPhone
+from callcenter.models import (
+    Company,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    CustomFieldDefinition,
+)
 
 pytestmark = pytest.mark.db
 
@@ -37,6 +43,13 @@ MESSY = HEADER + (
     + ";".join(["Широкий"] + ["x"] * 3000)  # row 9: too many columns
     + "\n=HYPERLINK(1);89160000010;;;;;\n"  # row 10: a formula, fine as a name
 )
+
+
+@pytest.fixture(autouse=True)
+async def note_field(db: async_sessionmaker[AsyncSession]) -> None:
+    """The admin-defined text field the files' "Примечание" column goes into."""
+    async with db.begin() as session:
+        session.add(CustomFieldDefinition(entity="contact", key="note", label_ru="Примечание"))
 
 
 async def count(db: async_sessionmaker[AsyncSession], table: type) -> int:
@@ -215,3 +228,55 @@ async def test_memory_is_flat_in_the_file_size(
     assert (report.created, report.rejected) == (20_000, 1)
     assert peak_large < 1.5 * peak_small + 1_000_000, (peak_small, peak_large)
     assert peak_large < 20_000_000
+
+
+async def test_custom_fields_are_stored_as_the_admin_typed_them(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    async with db.begin() as session:
+        session.add_all(
+            [
+                CustomFieldDefinition(
+                    entity="contact", key="budget", label_ru="Бюджет", value_type="number"
+                ),
+                CustomFieldDefinition(
+                    entity="contact",
+                    key="size",
+                    label_ru="Размер",
+                    value_type="choice",
+                    choices=["малый", "крупный"],
+                ),
+                CustomFieldDefinition(
+                    entity="contact", key="since", label_ru="Клиент с", value_type="date"
+                ),
+            ]
+        )
+    mapping = {
+        "ФИО": "full_name",
+        "Телефон": "phone",
+        "Бюджет": "custom:budget",
+        "Размер": "custom:size",
+        "С": "custom:since",
+    }
+    data = (
+        "ФИО;Телефон;Бюджет;Размер;С\n"
+        "Иванов Иван;89160000001;1 500,50;крупный;01.02.2020\n"
+        "Петров Пётр;89160000002;много;огромный;\n"  # row 3: two bad cells
+        "Сидоров Олег;89160000003;;;2020-13-01\n"  # row 4: no such month
+    ).encode()
+    report = await import_contacts(db, io.BytesIO(data), mapping, region="RU")
+    assert (report.created, report.rejected) == (1, 2)
+    assert [(e.row_number, e.column) for e in report.errors] == [
+        (3, "Бюджет"),
+        (3, "Размер"),
+        (4, "С"),
+    ]
+    assert report.errors[0].message == "Must be a number."
+    assert report.errors[1].message == "Must be one of: малый, крупный."
+    async with db() as session:
+        (fields,) = (await session.scalars(select(Contact.custom_fields))).all()
+    assert fields == {"budget": 1500.5, "size": "крупный", "since": "2020-02-01"}
+
+    with pytest.raises(ValueError, match="no such custom fields: colour"):
+        await import_contacts(db, io.BytesIO(data), {**mapping, "С": "custom:colour"}, region="RU")
+    assert await count(db, Contact) == 1

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.models import Contact, ContactImport
+from callcenter.models import Contact, ContactImport, CustomFieldDefinition
 from callcenter.settings import load_settings
 from callcenter.users import add_user
 from tests.integration.test_web import unconnected_telephony
@@ -197,3 +197,44 @@ async def test_imports_are_for_managers_only(
             assert (await client.get(path)).status == 403, (login, path)
         assert (await upload(client, b"a,b\r\n")).status == 403
         await client.close()
+
+
+async def test_a_column_named_like_a_custom_field_imports_into_it_typed(
+    db: async_sessionmaker[AsyncSession],
+    make_client: Callable[[str], Awaitable[TestClient[Any, Any]]],
+) -> None:
+    async with db.begin() as session:
+        session.add(
+            CustomFieldDefinition(
+                entity="contact",
+                key="size",
+                label_ru="Размер компании",
+                value_type="choice",
+                choices=["малая", "крупная"],
+            )
+        )
+    client = await make_client("boss")
+    data = (
+        "ФИО;Телефон;Размер компании\n"
+        "Петров Иван;89160000001;крупная\n"
+        "Сидоров;89160000002;огромная\n"  # row 3: not one of the choices
+    )
+    uploaded = await upload(client, data.encode())
+    mapping_url = uploaded.headers["Location"]
+    page = await (await client.get(mapping_url)).text()
+    assert '<option value="custom:size" selected>Размер компании</option>' in page
+
+    started = await client.post(
+        mapping_url + "/start",
+        data={"column-0": "full_name", "column-1": "phone", "column-2": "custom:size"},
+        allow_redirects=False,
+    )
+    assert started.status == 303
+    import_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    state = await wait_done(client, import_id)
+    assert (state["status"], state["created"], state["rejected"]) == ("done", 1, 1)
+    report = await (await client.get(f"/imports/{import_id}")).text()
+    assert "Допустимо одно из: малая, крупная." in report
+    async with db() as session:
+        fields = await session.scalar(select(Contact.custom_fields))
+    assert fields == {"size": "крупная"}

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from callcenter.contact_rows import ContactRow, RowParser, propose_mapping
 from callcenter.csv_source import CsvFormatError, CsvSource, Limits
+from callcenter.models import CustomFieldDefinition
 from callcenter.spreadsheet import FORMULA_START, is_plain_phone, neutralise_cell
 
 TEXT = "ФИО;Телефон;Компания\nИванов Иван Иванович;8 (495) 123-45-67;ООО «Ромашка»\n"
@@ -168,8 +169,11 @@ MAPPING = {
 }
 
 
+INN = CustomFieldDefinition(entity="contact", key="inn", label_ru="ИНН", value_type="text")
+
+
 def test_a_good_row_is_normalised() -> None:
-    parser = RowParser(HEADER, MAPPING, "RU")
+    parser = RowParser(HEADER, MAPPING, "RU", [INN])
     row = parser.parse(
         [
             " Петров  Пётр Петрович ",
@@ -193,7 +197,7 @@ def test_a_good_row_is_normalised() -> None:
 
 
 def test_messy_rows_get_errors_per_column() -> None:
-    parser = RowParser(HEADER, MAPPING, "RU")
+    parser = RowParser(HEADER, MAPPING, "RU", [INN])
     bad = parser.parse(["Иван", "12", "", "not-mail", "VIP", "", "31.02.2000", "", ""], 10_000)
     assert isinstance(bad, list)
     assert {(e.column, e.message.split(" (")[0]) for e in bad} == {
@@ -219,6 +223,29 @@ def test_a_mapping_must_name_real_columns_and_fields() -> None:
         RowParser(["a", "b"], {"a": "phone", "b": "shoe_size"}, "RU")
     with pytest.raises(ValueError, match="phone"):
         RowParser(["a"], {"a": "full_name"}, "RU")
+    with pytest.raises(ValueError, match="no such custom fields: inn"):
+        RowParser(HEADER, MAPPING, "RU")  # nobody defined the ИНН field
+
+
+def test_custom_fields_are_read_as_their_type() -> None:
+    fields = [
+        CustomFieldDefinition(entity="contact", key="vip", label_ru="VIP", value_type="bool"),
+        CustomFieldDefinition(entity="contact", key="seats", label_ru="Мест", value_type="number"),
+    ]
+    parser = RowParser(
+        ["ФИО", "Тел", "VIP", "Мест"],
+        {"ФИО": "full_name", "Тел": "phone", "VIP": "custom:vip", "Мест": "custom:seats"},
+        "RU",
+        fields,
+    )
+    good = parser.parse(["Иван", "89161234567", "да", "12"], 100)
+    assert isinstance(good, ContactRow) and good.custom_fields == {"vip": True, "seats": 12}
+    bad = parser.parse(["Иван", "89161234567", "может быть", "двенадцать"], 100)
+    assert isinstance(bad, list)
+    assert [(e.column, e.message) for e in bad] == [
+        ("VIP", "Must be yes or no."),
+        ("Мест", "Must be a number."),
+    ]
 
 
 @pytest.mark.parametrize(
