@@ -34,11 +34,17 @@ OP101, OP102 = "PJSIP/op101", "PJSIP/op102"
 
 
 class Center:
-    def __init__(self, client: TestClient[Any, Any], hub: Hub, inbound: InboundPipeline) -> None:
-        self.client, self.hub, self.inbound = client, hub, inbound
+    def __init__(
+        self, client: TestClient[Any, Any], hub: Hub, inbound: InboundPipeline, link: AmiLink
+    ) -> None:
+        self.client, self.hub, self.inbound, self.link = client, hub, inbound, link
 
     def url(self, path: str) -> str:
         return str(self.client.make_url(path))
+
+    async def listen(self) -> None:
+        """The AMI link logs in (and resyncs); until then nothing is known of the PBX."""
+        await self.link.start()
 
 
 @pytest.fixture
@@ -68,10 +74,9 @@ async def center(
         create_app(WebServices(load_settings({}), db, unconnected_telephony()), hub)
     )
     link = AmiLink(pbx.host, pbx.port, "callcenter", Secret("x"), on_resync=inbound.resync)
-    await link.start()
     listener = asyncio.create_task(inbound.run(link))
     try:
-        yield Center(client, hub, inbound)
+        yield Center(client, hub, inbound, link)
     finally:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
@@ -91,6 +96,7 @@ async def test_each_operator_gets_the_calls_on_their_own_phone_and_nobody_elses(
     # rang before the pipeline listened: it learns them from the link's resync
     await pbx.play(call_frames(0, until=ANSWERED_AFTER - 0.5, without=OP102))
     await pbx.play(call_frames(2, until=ANSWERED_AFTER - 0.5, without=OP101))
+    await center.listen()
     await until(lambda: center.inbound.live_known, 10, "resync")
     await until(lambda: len(center.inbound.device_calls.on(OP102)) == 1, 5, "adopted calls")
 
@@ -138,6 +144,7 @@ async def test_each_operator_gets_the_calls_on_their_own_phone_and_nobody_elses(
 async def test_a_reconnect_gets_each_missed_message_once_and_then_the_calls_of_now(
     pbx: ReplayPbx, center: Center, world: World
 ) -> None:
+    await center.listen()
     await until(lambda: center.inbound.live_known and pbx.listeners == 1, 10, "the link")
     anna = await signed_in(center.client, "op101")
     try:
@@ -175,6 +182,29 @@ async def test_a_reconnect_gets_each_missed_message_once_and_then_the_calls_of_n
         ws = await anna.ws_connect(center.url(f"/ws?hub=gone&last_seq={ringing['seq']}"))
         kinds = [(await receive(ws))["type"] for _ in range(3)]
         assert kinds == ["hello", "resync", "calls.current"]
+        await ws.close()
+    finally:
+        await anna.close()
+
+
+async def test_a_console_connected_before_the_link_resyncs_gets_its_calls_once_they_are_known(
+    pbx: ReplayPbx, center: Center
+) -> None:
+    # the server has just started: browsers reconnect before the AMI link is back
+    await pbx.play(call_frames(0, until=ANSWERED_AFTER - 0.5, without=OP102))
+    anna = await signed_in(center.client, "op101")
+    try:
+        ws = await anna.ws_connect(center.url("/ws?hub=gone&last_seq=7"))
+        assert [(await receive(ws))["type"] for _ in range(2)] == ["hello", "resync"]
+        early = await receive(ws)
+        # not known yet: the console must not take down the pops it shows
+        assert (early["type"], early["data"]) == ("calls.current", {"known": False, "calls": []})
+        await center.listen()
+        known = await next_of(ws, "calls.current")
+        assert known["data"]["known"] is True
+        assert [(c["linkedid"], c["state"]) for c in known["data"]["calls"]] == [
+            (LINKEDIDS[0], "ringing")
+        ]
         await ws.close()
     finally:
         await anna.close()
