@@ -1,7 +1,8 @@
 """Client search: by a phone fragment, an e-mail or a piece of a name or company.
 
 What the query looks like decides where to look: digits (with the usual separators) are
-a phone fragment, anything with ``@`` an e-mail, anything else a name or a company. A
+a phone fragment, anything with ``@`` an e-mail, anything else a name or a company (and,
+when it could be a piece of an address, such as ``romashka.ru``, an e-mail too). A
 fragment is found anywhere (``LIKE '%fragment%'``, served by the trigram indexes of
 migration 0002); what starts with the query is listed first, and a start is read in order
 from a btree (numbers: the unique index of e164; names: migration 0005), so a search stays
@@ -37,6 +38,8 @@ MIN_FRAGMENT = 3
 CANDIDATES = 500
 
 _PHONE_LIKE = re.compile(r"[\d\s()+\-.]+")
+# what may be part of an e-mail address: also looked for among the addresses
+_ADDRESS_PART = re.compile(r"[a-z0-9][a-z0-9._+-]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -281,9 +284,7 @@ async def search_clients(
         )
         rows = await session.execute(text(_BY_PHONE), params)
     elif "@" in query:
-        lowered = query.lower().replace(" ", "")
-        params.update(exact=lowered, start=_like(lowered) + "%", anywhere=f"%{_like(lowered)}%")
-        rows = await session.execute(text(_BY_EMAIL), params)
+        rows = await session.execute(text(_BY_EMAIL), _email_params(params, query))
     else:
         lowered = query.lower()
         words = lowered.split()[:MAX_WORDS]
@@ -291,7 +292,27 @@ async def search_clients(
         params.update({f"w{i}": f"%{_like(word)}%" for i, word in enumerate(words)})
         # a fragment shorter than MIN_FRAGMENT has no trigram to be looked up by
         inside = any(len(word) >= MIN_FRAGMENT for word in words)
-        rows = await session.execute(text(_by_name(len(words), inside)), params)
+        hits = _hits(await session.execute(text(_by_name(len(words), inside)), params))
+        if len(hits) < limit and len(query) >= MIN_FRAGMENT and _ADDRESS_PART.fullmatch(query):
+            # "romashka.ru", "ivanov": a piece of an address typed without its "@"
+            shown = {hit.contact_id for hit in hits}
+            more = _hits(await session.execute(text(_BY_EMAIL), _email_params(params, query)))
+            hits += [hit for hit in more if hit.contact_id not in shown][: limit - len(hits)]
+        return hits
+    return _hits(rows)
+
+
+def _email_params(params: dict[str, Any], query: str) -> dict[str, Any]:
+    lowered = query.lower().replace(" ", "")
+    return {
+        **params,
+        "exact": lowered,
+        "start": _like(lowered) + "%",
+        "anywhere": f"%{_like(lowered)}%",
+    }
+
+
+def _hits(rows: Any) -> list[ClientHit]:
     return [
         ClientHit(
             contact_id=row.id,

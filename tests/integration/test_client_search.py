@@ -99,10 +99,32 @@ async def test_finds_by_e_mail(db: async_sessionmaker[AsyncSession], base: dict[
     assert await found(db, "@romashka.ru") == [base["ivan"]]  # the duplicate is merged
 
 
+@pytest.mark.parametrize("query", ["romashka.ru", "ivan.petrov", "PETROV@ROMASHKA"])
+async def test_finds_by_a_piece_of_an_address_typed_without_its_at(
+    db: async_sessionmaker[AsyncSession], base: dict[str, int], query: str
+) -> None:
+    async with db() as session:
+        hits = await search_clients(session, query, region="RU")
+    assert [(h.contact_id, h.matched_by) for h in hits] == [(base["ivan"], "email")]
+
+
+async def test_a_latin_name_is_listed_once_when_its_address_matches_too(
+    db: async_sessionmaker[AsyncSession], base: dict[str, int]
+) -> None:
+    async with db() as session:
+        ivan = await session.get(Contact, base["ivan"])
+        assert ivan is not None
+        ivan.display_name = "Ivan Petrov"
+        await session.commit()
+    async with db() as session:
+        hits = await search_clients(session, "petrov", region="RU")
+    assert [(h.contact_id, h.matched_by) for h in hits] == [(base["ivan"], "name")]
+
+
 async def test_merged_duplicates_are_never_found(
     db: async_sessionmaker[AsyncSession], base: dict[str, int]
 ) -> None:
-    for query in ("дубль", "1234500", "petrov.dup@romashka.ru"):
+    for query in ("дубль", "1234500", "petrov.dup@romashka.ru", "petrov.dup"):
         assert await found(db, query) == [], query
 
 
