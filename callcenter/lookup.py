@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.phones import to_e164
+from callcenter.write_retry import reason_of
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +200,31 @@ async def lookup_caller(
             return Lookup(number, e164, await client_card(session, e164))
     except TimeoutError:
         return Lookup(number, e164, timed_out=True)
-    except (SQLAlchemyError, OSError):
+    except (SQLAlchemyError, OSError) as exc:
         # the database is away: the operator still gets the pop, with the number only
-        log.warning("caller-ID lookup failed", exc_info=True)
+        if _outage_notice.due():
+            log.warning(
+                "caller-ID lookup failed (%s): pops show the number only until the database"
+                " answers; told once a minute",
+                reason_of(exc),
+            )
         return Lookup(number, e164, failed=True)
+
+
+class _Notice:
+    """Says something at most once per ``every`` seconds: during a database outage every
+    ringing call fails its lookup the same way, and a line per call would bury the log."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._told_at: float | None = None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self._told_at is not None and now - self._told_at < self.every:
+            return False
+        self._told_at = now
+        return True
+
+
+_outage_notice = _Notice(60.0)

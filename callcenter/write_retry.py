@@ -37,9 +37,9 @@ class WriteRetry:
         if not self._failures:
             self._since = time.monotonic()
             self.outages += 1
-            self._log.error("%s: cannot write (%s); retrying", self._what, _reason(exc))
+            self._log.error("%s: cannot write (%s); retrying", self._what, reason_of(exc))
         else:
-            self._log.debug("%s: still cannot write (%s)", self._what, _reason(exc))
+            self._log.debug("%s: still cannot write (%s)", self._what, reason_of(exc))
         delay = self._delays[min(self._failures, len(self._delays) - 1)]
         self._failures += 1
         await asyncio.sleep(delay)
@@ -56,7 +56,7 @@ class WriteRetry:
         self._failures = 0
 
 
-def _reason(exc: Exception) -> str:
+def reason_of(exc: Exception) -> str:
     # SQLAlchemy's message carries the statement and its parameters (callers' numbers):
     # the driver's own error says what went wrong without them
     cause = getattr(exc, "orig", None) or exc

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter import lookup
 from callcenter.lookup import lookup_caller
 from tests.integration.cti_helpers import make_world
 
@@ -70,15 +72,24 @@ async def test_a_slow_database_does_not_hold_the_lookup_past_its_deadline(
 
 
 async def test_a_database_that_is_away_gives_an_unknown_caller_not_an_error(
-    pg_server_url: str,
+    pg_server_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from callcenter import database
 
     engine = database.make_engine(database.with_database(pg_server_url, "no_such_database"))
+    caplog.set_level(logging.WARNING, logger="callcenter.lookup")
+    monkeypatch.setattr(lookup, "_outage_notice", lookup._Notice(60.0))
     try:
-        found = await lookup_caller(
-            database.make_sessionmaker(engine), "84951234567", "RU", deadline=5
-        )
+        found = [
+            await lookup_caller(
+                database.make_sessionmaker(engine), f"8495123456{i}", "RU", deadline=5
+            )
+            for i in range(5)
+        ]
     finally:
         await engine.dispose()
-    assert found.failed and not found.known and found.e164 == "+74951234567"
+    assert all(f.failed and not f.known for f in found)
+    assert found[0].e164 == "+74951234560"
+    # one line for the outage, not a traceback per ringing call; no caller's number in it
+    (line,) = [r for r in caplog.records if r.name == "callcenter.lookup"]
+    assert line.exc_info is None and "749512345" not in line.getMessage()
