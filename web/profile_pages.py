@@ -15,7 +15,10 @@ from callcenter.time_zones import choices as zone_choices
 from web.auth import ANYONE_SIGNED_IN, SESSION_COOKIE, requires
 from web.forms import posted, problem_texts, render_form_page
 from web.json_api import int_param, me
+from web.pages import LOGIN_THROTTLE
+from web.rate_limit import retry_after
 from web.state import SERVICES
+from web.templating import gettext
 
 
 async def _account(session: AsyncSession, request: web.Request) -> User:
@@ -77,8 +80,21 @@ async def save_preferences(request: web.Request) -> web.StreamResponse:
 @requires(*ANYONE_SIGNED_IN)
 async def change_password(request: web.Request) -> web.StreamResponse:
     raw = await posted(request)
+    throttle = request.app[LOGIN_THROTTLE]
+    address = request.remote or ""
     async with request.app[SERVICES].db() as session:
         user = await _account(session, request)
+        # the current password is guessed here as on the sign-in page (by whoever has
+        # the session): the same backoff, and a refused try checks no password
+        wait = throttle.attempt(user.login, address)
+        if wait:
+            seconds = retry_after(wait)
+            message = gettext("Too many wrong passwords; try again in %(seconds)s s.")
+            response = await _profile_page(
+                request, errors={"current_password": message % {"seconds": seconds}}, status=429
+            )
+            response.headers["Retry-After"] = seconds
+            return response
         try:
             await profile.change_password(
                 session,
@@ -89,7 +105,10 @@ async def change_password(request: web.Request) -> web.StreamResponse:
                 keep_token=request.cookies.get(SESSION_COOKIE),
             )
         except FormInvalid as exc:
+            if "current_password" not in exc.problems:
+                throttle.succeeded(user.login, address)  # the password was right
             return await _profile_page(request, errors=problem_texts(exc), status=400)
+        throttle.succeeded(user.login, address)
         await audit.record(
             session, user, "user.password_change", "user", user.id, ip=request.remote
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -176,3 +177,37 @@ async def test_a_personal_api_token_is_shown_once_works_and_can_be_revoked(
     assert revoked.status == 303
     operator.session.cookie_jar.clear()
     assert (await operator.get("/api/v1/clients?q=test", headers=bearer)).status == 401
+
+
+async def test_guessing_the_current_password_backs_off_like_signing_in(
+    operator: TestClient[Any, Any], db: async_sessionmaker[AsyncSession], staff: Staff
+) -> None:
+    def attempt(current: str) -> dict[str, str]:
+        return {
+            "current_password": current,
+            "new_password": "brand-new-1",
+            "repeat_password": "brand-new-1",
+        }
+
+    for _ in range(5):
+        assert (await operator.post("/profile/password", data=attempt("guess"))).status == 400
+    refused = await operator.post("/profile/password", data=attempt("correct-horse"))
+    assert (refused.status, refused.headers["Retry-After"]) == (429, "1")
+    assert "Слишком много неверных паролей, попробуйте через 1 с." in await refused.text()
+    async with db() as session:
+        user = await session.get(User, staff.users["operator"].id)
+        assert user is not None
+        unchanged = user.password_hash
+
+    await asyncio.sleep(1.1)
+    changed = await operator.post(
+        "/profile/password", data=attempt("correct-horse"), allow_redirects=False
+    )
+    assert changed.status == 303
+    async with db() as session:
+        user = await session.get(User, staff.users["operator"].id)
+        assert user is not None and user.password_hash != unchanged
+    # a success forgives: a mistyped repeat afterwards is just a mistake, not a guess
+    mistakes = {**attempt("brand-new-1"), "repeat_password": "other"}
+    statuses = [(await operator.post("/profile/password", data=mistakes)).status for _ in range(7)]
+    assert statuses == [400] * 7
