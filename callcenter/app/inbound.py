@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ami.link import AmiLink, LiveSnapshot
 from ami.translate import translate, translate_channels, translate_members
 from callcenter.agent_state import state_payload
-from callcenter.call_backlog import CallBacklog
 from callcenter.call_log import CallLog
 from callcenter.device_calls import DeviceCalls
 from callcenter.devices import DeviceDirectory
@@ -31,17 +30,10 @@ log = logging.getLogger(__name__)
 
 class InboundPipeline:
     def __init__(
-        self,
-        db: async_sessionmaker[AsyncSession],
-        notifier: Notifier,
-        *,
-        region: str,
-        call_backlog: CallBacklog | None = None,
+        self, db: async_sessionmaker[AsyncSession], notifier: Notifier, *, region: str
     ) -> None:
-        """``call_backlog``: where calls wait while the database is away (the product
-        gives one that spills to disk; by default they wait in memory)."""
         self.devices = DeviceDirectory(db)
-        self.call_log = CallLog(db, self.devices, region, backlog=call_backlog)
+        self.call_log = CallLog(db, self.devices, region)
         # always kept, wallboard or not: the load report reads it
         self.operator_log = OperatorStateLog(db, self.devices)
         self.pops = ScreenPops(db, self.devices, notifier, region=region)
@@ -113,6 +105,7 @@ class InboundPipeline:
         await self.devices.reload()
         rebuilt = translate_channels(snapshot.channels, snapshot.taken_at)
         adopted = self.tracker.adopt(rebuilt)
+        self.tracker.catch_up_answers(rebuilt)  # answered while the link was down
         if adopted:
             log.info("took over %d calls that were up before the link", len(adopted))
         self.live_known = True
