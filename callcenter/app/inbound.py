@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ami.link import AmiLink, LiveSnapshot
 from ami.translate import translate, translate_channels, translate_members
 from callcenter.agent_state import state_payload
+from callcenter.call_backlog import CallBacklog
 from callcenter.call_log import CallLog
 from callcenter.device_calls import DeviceCalls
 from callcenter.devices import DeviceDirectory
@@ -30,10 +31,17 @@ log = logging.getLogger(__name__)
 
 class InboundPipeline:
     def __init__(
-        self, db: async_sessionmaker[AsyncSession], notifier: Notifier, *, region: str
+        self,
+        db: async_sessionmaker[AsyncSession],
+        notifier: Notifier,
+        *,
+        region: str,
+        call_backlog: CallBacklog | None = None,
     ) -> None:
+        """``call_backlog``: where calls wait while the database is away (the product
+        gives one that spills to disk; by default they wait in memory)."""
         self.devices = DeviceDirectory(db)
-        self.call_log = CallLog(db, self.devices, region)
+        self.call_log = CallLog(db, self.devices, region, backlog=call_backlog)
         # always kept, wallboard or not: the load report reads it
         self.operator_log = OperatorStateLog(db, self.devices)
         self.pops = ScreenPops(db, self.devices, notifier, region=region)
