@@ -87,6 +87,21 @@ async def user_for_session(session: AsyncSession, token: str) -> User | None:
     return user
 
 
+def session_key(token: str) -> str:
+    """What identifies a session without being its secret (for a live channel to end)."""
+    return _token_hash(token)
+
+
+async def session_expiry(session: AsyncSession, token: str) -> datetime | None:
+    """When this session ends (None: unknown or already ended)."""
+    expires_at: datetime | None = await session.scalar(
+        select(WebSession.expires_at).where(
+            WebSession.token_hash == _token_hash(token), WebSession.expires_at > datetime.now(UTC)
+        )
+    )
+    return expires_at
+
+
 async def sign_out(session: AsyncSession, token: str) -> None:
     await session.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token)))
 

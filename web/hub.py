@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -52,6 +53,7 @@ class _Connection:
     ws: web.WebSocketResponse
     role: str = ""
     device: str | None = None  # the user's phone: they get its current calls
+    session_key: str | None = None  # the sign-in it belongs to (None: an API token)
     # str: a message of this user's; bytes: a state picture, encoded once for everyone
     outbox: asyncio.Queue[str | bytes] = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
     too_slow: bool = False
@@ -152,12 +154,27 @@ class Hub:
         return [text for seq, text in history.messages if seq > last_seq]
 
     async def serve(
-        self, request: web.Request, user_id: int, role: str = "", device: str | None = None
+        self,
+        request: web.Request,
+        user_id: int,
+        role: str = "",
+        device: str | None = None,
+        *,
+        session_key: str | None = None,
+        ends_at: datetime | None = None,
     ) -> web.WebSocketResponse:
+        """``session_key`` / ``ends_at``: the sign-in this channel lives on; it is closed
+        when the session ends or signs out (``end_session``), like any page would be."""
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024, compress=False)
         await ws.prepare(request)
         last = request.query.get("last_seq", "")
-        connection = _Connection(user_id, ws, role, device)
+        connection = _Connection(user_id, ws, role, device, session_key)
+        expiry = None
+        if ends_at is not None:
+            seconds = max(0.0, (ends_at - datetime.now(UTC)).total_seconds())
+            expiry = asyncio.get_running_loop().call_later(
+                seconds, lambda: asyncio.ensure_future(_end(connection, b"session expired"))
+            )
         # registering and reading the history with no await in between: every message
         # is either in ``missed`` or in the outbox, never in both and never in neither;
         # the current calls are those of the moment the last missed message went out
@@ -173,6 +190,8 @@ class Hub:
             async for _message in ws:
                 pass  # clients only listen; aiohttp answers their pings
         finally:
+            if expiry is not None:
+                expiry.cancel()
             self._connections[user_id].discard(connection)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
@@ -205,13 +224,27 @@ class Hub:
             else:
                 await ws.send_str(message)
 
-    async def disconnect(self, user_id: int) -> None:
-        """Close a user's live channels (deactivated, or signed out by a password reset);
-        their reconnect then fails the session check."""
+    async def disconnect(self, user_id: int, *, keep_session: str | None = None) -> None:
+        """Close a user's live channels (deactivated, or signed out by a password change
+        or reset), but those of ``keep_session``; their reconnect then fails the session
+        check."""
         for connection in list(self._connections.get(user_id, ())):
-            await connection.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out")
+            if keep_session is None or connection.session_key != keep_session:
+                await _end(connection, b"signed out")
+
+    async def end_session(self, session_key: str) -> None:
+        """Close the live channels of one sign-in (its user signed out there)."""
+        for connections in list(self._connections.values()):
+            for connection in list(connections):
+                if connection.session_key == session_key:
+                    await _end(connection, b"signed out")
 
     async def close(self) -> None:
         for connections in self._connections.values():
             for connection in list(connections):
                 await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+
+
+async def _end(connection: _Connection, why: bytes) -> None:
+    # 1008: the browser's reconnect then meets the session check and goes to sign in
+    await connection.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=why)

@@ -18,7 +18,7 @@ from callcenter.models import Disposition
 from callcenter.telephony import TelephonyError
 from web.auth import SESSION_COOKIE, current_user, requires
 from web.rate_limit import retry_after
-from web.state import SERVICES
+from web.state import HUB, SERVICES
 from web.templating import current_language, gettext
 
 # per web process (callcenter/login_throttle.py); tests put one on a hand-driven clock here
@@ -95,6 +95,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
         async with request.app[SERVICES].db() as session:
             await auth.sign_out(session, token)
             await session.commit()
+        # the pages this browser still has open stop getting the user's calls and tasks
+        await request.app[HUB].end_session(auth.session_key(token))
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE)
     raise response

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter import audit, profile
+from callcenter import audit, auth, profile
 from callcenter.form_errors import FormInvalid, checkbox
 from callcenter.models import Language, User
 from callcenter.time_zones import choices as zone_choices
@@ -17,7 +17,7 @@ from web.forms import posted, problem_texts, render_form_page
 from web.json_api import int_param, me
 from web.pages import LOGIN_THROTTLE
 from web.rate_limit import retry_after
-from web.state import SERVICES
+from web.state import HUB, SERVICES
 from web.templating import gettext
 
 
@@ -113,6 +113,11 @@ async def change_password(request: web.Request) -> web.StreamResponse:
             session, user, "user.password_change", "user", user.id, ip=request.remote
         )
         await session.commit()
+    # the other sign-ins are gone (profile.change_password): so are their live channels
+    token = request.cookies.get(SESSION_COOKIE)
+    await request.app[HUB].disconnect(
+        user.id, keep_session=auth.session_key(token) if token else None
+    )
     raise web.HTTPSeeOther("/profile?saved=1")
 
 

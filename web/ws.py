@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.auth import current_user
+from callcenter import auth
+from web.auth import SESSION_COOKIE, current_user
 from web.security import same_origin
-from web.state import HUB
+from web.state import HUB, SERVICES
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -16,4 +17,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     if user is None:
         raise web.HTTPUnauthorized(text="sign in first")
-    return await request.app[HUB].serve(request, user.id, user.role, user.interface)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token is None or request.headers.get("Authorization", "").startswith("Bearer "):
+        # an API token lives until revoked
+        return await request.app[HUB].serve(request, user.id, user.role, user.interface)
+    async with request.app[SERVICES].db() as session:
+        ends_at = await auth.session_expiry(session, token)
+    return await request.app[HUB].serve(
+        request,
+        user.id,
+        user.role,
+        user.interface,
+        session_key=auth.session_key(token),
+        ends_at=ends_at,
+    )

@@ -5,6 +5,8 @@ covers a made-up token and an expired session the same way."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -14,8 +16,15 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import auth
-from callcenter.models import User
-from tests.integration.staff_helpers import ClientFactory, Staff, make_staff, web_client
+from callcenter.models import User, WebSession
+from tests.integration.staff_helpers import (
+    PASSWORD,
+    ClientFactory,
+    Staff,
+    make_staff,
+    sign_in_token,
+    web_client,
+)
 from web.hub import Hub
 
 pytestmark = pytest.mark.db
@@ -117,3 +126,84 @@ async def test_another_sites_page_is_refused_even_with_a_live_session(
     bearer = {"Authorization": f"Bearer {token}", "Origin": origin}
     assert await handshake(client, bearer) == 403
     assert hub._connections == {}
+
+
+async def open_channel(
+    client: TestClient[Any, Any], token: str, origin: str
+) -> aiohttp.ClientWebSocketResponse:
+    client.session.cookie_jar.clear()
+    ws = await client.ws_connect("/ws", headers={"Cookie": f"cc_session={token}", "Origin": origin})
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    return ws
+
+
+async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> tuple[int | None, str]:
+    """The close code and reason, skipping whatever the hub sent before it."""
+    while True:
+        message = await ws.receive(timeout=10)
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return ws.close_code, str(message.extra or "")
+
+
+async def test_signing_out_closes_that_sessions_open_channels_only(
+    setting: tuple[TestClient[Any, Any], Staff, Hub, str],
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    client, staff, hub, origin = setting
+    elsewhere = await sign_in_token(db, "manager")
+    leaving = await open_channel(client, staff.tokens["manager"], origin)
+    staying = await open_channel(client, elsewhere, origin)
+    client.session.cookie_jar.clear()
+    response = await client.post(
+        "/logout", headers={**staff.cookie("manager"), "Origin": origin}, allow_redirects=False
+    )
+    assert response.status == 303
+    assert await closed_with(leaving) == (1008, "signed out")
+    hub.publish([staff.users["manager"].id], "task.assigned", {"id": 1})
+    assert (await staying.receive_json(timeout=5))["type"] == "task.assigned"
+    await staying.close()
+
+
+async def test_a_channel_closes_when_its_session_expires(
+    setting: tuple[TestClient[Any, Any], Staff, Hub, str],
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    client, staff, _hub, origin = setting
+    token = staff.tokens["operator"]
+    async with db() as session:
+        await session.execute(
+            update(WebSession)
+            .where(WebSession.user_id == staff.users["operator"].id)
+            .values(expires_at=datetime.now(UTC) + timedelta(seconds=1.5))
+        )
+        await session.commit()
+    ws = await open_channel(client, token, origin)
+    started = time.monotonic()
+    assert await closed_with(ws) == (1008, "session expired")
+    assert 0.5 < time.monotonic() - started < 5
+
+
+async def test_changing_the_password_closes_the_other_sign_ins_channels(
+    setting: tuple[TestClient[Any, Any], Staff, Hub, str],
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    client, staff, hub, origin = setting
+    here = staff.tokens["supervisor"]
+    other = await open_channel(client, await sign_in_token(db, "supervisor"), origin)
+    mine = await open_channel(client, here, origin)
+    client.session.cookie_jar.clear()
+    response = await client.post(
+        "/profile/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "brand-new-1",
+            "repeat_password": "brand-new-1",
+        },
+        headers={"Cookie": f"cc_session={here}", "Origin": origin},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert await closed_with(other) == (1008, "signed out")
+    hub.publish([staff.users["supervisor"].id], "task.assigned", {"id": 2})
+    assert (await mine.receive_json(timeout=5))["type"] == "task.assigned"
+    await mine.close()
