@@ -88,7 +88,8 @@ async def user_for_session(session: AsyncSession, token: str) -> User | None:
 
 
 def session_key(token: str) -> str:
-    """What identifies a session without being its secret (for a live channel to end)."""
+    """What identifies a session or an API token without being its secret (its hash):
+    the key its live channels are closed by."""
     return _token_hash(token)
 
 

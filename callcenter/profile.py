@@ -89,8 +89,9 @@ async def new_api_token(session: AsyncSession, user: User, name: str) -> str:
     return await issue_api_token(session, user, name)
 
 
-async def revoke_api_token(session: AsyncSession, user: User, token_id: int) -> bool:
-    """False when the token is not this user's (or already revoked)."""
+async def revoke_api_token(session: AsyncSession, user: User, token_id: int) -> str | None:
+    """The revoked token's key (``auth.session_key``: its live channels end too); None
+    when the token is not this user's (or already revoked)."""
     result = await session.execute(
         update(ApiToken)
         .where(
@@ -99,6 +100,7 @@ async def revoke_api_token(session: AsyncSession, user: User, token_id: int) -> 
             ApiToken.revoked_at.is_(None),
         )
         .values(revoked_at=datetime.now(UTC))
-        .returning(ApiToken.id)
+        .returning(ApiToken.token_hash)
     )
-    return result.first() is not None
+    key: str | None = result.scalar_one_or_none()
+    return key

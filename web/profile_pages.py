@@ -156,12 +156,14 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     token_id = int_param(request, "id")
     async with request.app[SERVICES].db() as session:
         user = await _account(session, request)
-        if not await profile.revoke_api_token(session, user, token_id):
+        key = await profile.revoke_api_token(session, user, token_id)
+        if key is None:
             raise web.HTTPNotFound(text="no such token")
         await audit.record(
             session, user, "api_token.revoke", "api_token", token_id, ip=request.remote
         )
         await session.commit()
+    await request.app[HUB].end_session(key)
     raise web.HTTPSeeOther("/profile?saved=1")
 
 

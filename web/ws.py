@@ -17,10 +17,16 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     if user is None:
         raise web.HTTPUnauthorized(text="sign in first")
+    bearer = request.headers.get("Authorization", "")
+    if bearer.startswith("Bearer "):
+        # an API token's channel lives until the token is revoked
+        key = auth.session_key(bearer.removeprefix("Bearer ").strip())
+        return await request.app[HUB].serve(
+            request, user.id, user.role, user.interface, session_key=key
+        )
     token = request.cookies.get(SESSION_COOKIE)
-    if token is None or request.headers.get("Authorization", "").startswith("Bearer "):
-        # an API token lives until revoked
-        return await request.app[HUB].serve(request, user.id, user.role, user.interface)
+    if token is None:
+        raise web.HTTPUnauthorized(text="sign in first")
     async with request.app[SERVICES].db() as session:
         ends_at = await auth.session_expiry(session, token)
     return await request.app[HUB].serve(

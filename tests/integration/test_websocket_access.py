@@ -12,11 +12,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import auth
-from callcenter.models import User, WebSession
+from callcenter.models import ApiToken, User, WebSession
 from tests.integration.staff_helpers import (
     PASSWORD,
     ClientFactory,
@@ -207,3 +207,24 @@ async def test_changing_the_password_closes_the_other_sign_ins_channels(
     hub.publish([staff.users["supervisor"].id], "task.assigned", {"id": 2})
     assert (await mine.receive_json(timeout=5))["type"] == "task.assigned"
     await mine.close()
+
+
+async def test_revoking_an_api_token_closes_its_channel(
+    setting: tuple[TestClient[Any, Any], Staff, Hub, str],
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    client, staff, _hub, origin = setting
+    async with db() as session:
+        token = await auth.issue_api_token(session, staff.users["admin"], "wall screen")
+        await session.commit()
+        token_id = await session.scalar(select(ApiToken.id).where(ApiToken.name == "wall screen"))
+    client.session.cookie_jar.clear()
+    ws = await client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    response = await client.post(
+        f"/profile/tokens/{token_id}/revoke",
+        headers={**staff.cookie("admin"), "Origin": origin},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert await closed_with(ws) == (1008, "signed out")
