@@ -14,6 +14,16 @@ one huge response never stalls the loop, and isolates every frame: a frame that
 fails to parse or to dispatch is counted and logged, the rest of the read goes
 on. It also never re-sends or requeues an action: when the connection goes,
 every action still waiting for its reply fails with ``ConnectionError``.
+
+Repeated headers (Asterisk never sends one, a garbled stream may): the first
+occurrence counts, whatever its letter case. ``parse_frame`` keeps a repeated
+header under its first spelling with its values listed in arrival order (the
+translator reads the first), the headers the protocol routes on (Event,
+Response, ActionID ...) keep only their first value, and a list row keeps the
+first value of each. panoramisk alone would keep the *last* of two spellings
+("Linkedid" then "LINKEDID"), which the translator would not even find, and
+join a list row's repeats with commas: the live snapshot would then name a call
+"a,b" that the events call "a".
 """
 
 from __future__ import annotations
@@ -114,13 +124,44 @@ class FrameSplitter:
         self._scan = 0
 
 
+# the headers this module routes a frame on: one value each, the first
+ROUTING_HEADERS = frozenset({"event", "response", "actionid", "commandid", "eventlist"})
+# panoramisk's rule: these responses end with a body (command output) instead of a header
+_HAS_BODY = ("Response: Follows", "Response: Fail")
+
+
 def parse_frame(raw: bytes) -> Message | None:
-    """One frame as panoramisk's ``Message``; None for frames with no Event/Response."""
+    """One frame as panoramisk's ``Message``; None for frames with no Event/Response.
+
+    Lines are ``Key: value`` (others are skipped); bytes that are not UTF-8
+    become U+FFFD in their value only; a repeated header keeps its first
+    spelling and lists its values (see the module doc).
+    """
     text = raw.decode("utf-8", "replace").strip()
     if not text:
         return None
-    message: Message | None = Message.from_line(text)
-    return message
+    lines = text.split("\r\n")
+    content = ""
+    if lines[0].startswith(_HAS_BODY):
+        content = lines.pop()
+        while not content and lines:
+            content = lines.pop()
+    headers: dict[str, str | list[str]] = {}
+    spelling: dict[str, str] = {}  # lowercased -> the key as first sent
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        lower = key.lower()
+        first = spelling.setdefault(lower, key)
+        if first not in headers:
+            headers[first] = value
+        elif lower not in ROUTING_HEADERS:
+            known = headers[first]
+            headers[first] = [*known, value] if isinstance(known, list) else [known, value]
+    if "event" not in spelling and "response" not in spelling:
+        return None
+    return Message(headers, content)
 
 
 class ListAction(Action):  # type: ignore[misc]  # panoramisk is untyped
@@ -172,9 +213,9 @@ class ListAction(Action):  # type: ignore[misc]  # panoramisk is untyped
 
 
 def plain_row(message: Message) -> dict[str, str]:
-    """A Message's headers as a plain dict (repeated headers joined with commas)."""
+    """A Message's headers as a plain dict; a repeated header gives its first value."""
     return {
-        key: value if isinstance(value, str) else ",".join(value)
+        key: value if isinstance(value, str) else value[0]
         for key, value in message.items()
         if key != "content"
     }

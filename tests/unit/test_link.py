@@ -91,6 +91,12 @@ class FakeAmi:
         for writer in self._writers:
             writer.write(encode(headers))
 
+    async def push_bytes(self, data: bytes) -> None:
+        """Write ``data`` as it is (hostile or cut frames) to every connection."""
+        for writer in list(self._writers):
+            writer.write(data)
+            await writer.drain()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
