@@ -188,12 +188,21 @@ class ProbedHub(Hub):
             self.pictures.append((float(found.group(1)), len(data), spent))
 
     async def serve(
-        self, request: web.Request, user_id: int, role: str = "", device: str | None = None
+        self,
+        request: web.Request,
+        user_id: int,
+        role: str = "",
+        device: str | None = None,
+        *,
+        session_key: str | None = None,
+        ends_at: datetime | None = None,
     ) -> web.WebSocketResponse:
         opened = time.time()
         ws: web.WebSocketResponse | None = None
         try:
-            ws = await super().serve(request, user_id, role, device)
+            ws = await super().serve(
+                request, user_id, role, device, session_key=session_key, ends_at=ends_at
+            )
             return ws
         finally:
             error = ws.exception() if ws is not None else None

@@ -177,10 +177,14 @@ class ScreenPops:
     # -- steps -------------------------------------------------------------------------
     async def _lookup_within_deadline(self, pipeline: _CallPipeline, call: TrackedCall) -> Lookup:
         assert pipeline.lookup is not None
+        # not wait_for: on Python 3.11 it returns the result, and swallows a cancel, when
+        # the lookup ends at the moment the pipeline is cancelled; close() then waited
+        # for good on a task that went on to its next step
         try:
-            return await asyncio.wait_for(asyncio.shield(pipeline.lookup), self._deadline)
+            async with asyncio.timeout(self._deadline):
+                return await asyncio.shield(pipeline.lookup)
         except TimeoutError:
-            return Lookup(call.caller_number, None, timed_out=True)
+            return _not_yet(call)
 
     async def _ringing(self, call: TrackedCall, device: str) -> None:
         operator = await self._devices.operator(device)
