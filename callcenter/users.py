@@ -30,13 +30,13 @@ async def add_user(
     device: str | None = None,
     language: str = "ru",
 ) -> User:
-    if not _LOGIN.match(login):
+    if not _LOGIN.fullmatch(login):
         raise UserError("login: letters, digits and . _ @ - only, at most 64")
     if role not in {r.value for r in Role}:
         raise UserError(f"role must be one of: {', '.join(r.value for r in Role)}")
-    if extension is not None and not _EXTENSION.match(extension):
+    if extension is not None and not _EXTENSION.fullmatch(extension):
         raise UserError("extension must be digits, e.g. 101")
-    if device is not None and not _DEVICE.match(device):
+    if device is not None and not _DEVICE.fullmatch(device):
         raise UserError("device must look like PJSIP/101")
     if await find_user(session, login) is not None:
         raise UserError(f"user {login!r} already exists")

@@ -89,3 +89,7 @@ def telephony_errors() -> Iterator[None]:
         raise refusal(web.HTTPServiceUnavailable, TELEPHONY_DOWN) from None
     except TelephonyError as exc:  # the PBX said no (e.g. the phone is in no queue)
         raise refusal(web.HTTPConflict, str(exc)) from None
+    except ValueError as exc:
+        # the adapter would not send a value (UnsafeAmiValue): nothing was dialled,
+        # e.g. a phone device the forms allow (PJSIP/op101@pbx:5060) but AMI does not
+        raise refusal(web.HTTPConflict, str(exc)) from None

@@ -131,7 +131,8 @@ async def _next_lead_view(
     async with request.app[SERVICES].db() as session:
         campaign = await _my_campaign(session, request)
         dialer = desk(request)
-        shown: dict[str, Any] = {}
+        # a refused Dial comes back here, maybe with no lead left to show
+        shown: dict[str, Any] = {"lead": None}
         working = campaign.status == CampaignStatus.RUNNING and campaign.mode == DialMode.PREVIEW
         if working:
             lead = await dialer.next_lead(session, campaign, user, now())
@@ -198,8 +199,9 @@ async def _dial(
         )
         try:
             await services.telephony.originate(request_)
-        except (TelephonyError, ConnectionError) as exc:
-            known = isinstance(exc, TelephonyError)
+        except (TelephonyError, ConnectionError, ValueError) as exc:
+            # ValueError: a value the adapter would not send (UnsafeAmiValue), nothing dialled
+            known = not isinstance(exc, ConnectionError)
             await dialer.originate_failed(session, attempt, now(), outcome_known=known)
             await session.commit()
             return await _next_lead_view(request, problem=_TELEPHONY_DOWN)

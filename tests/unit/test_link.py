@@ -43,6 +43,7 @@ class FakeAmi:
         self.host = "127.0.0.1"
         self.port = 0
         self.actions: list[dict[str, str]] = []
+        self.wire = bytearray()  # every byte the clients wrote, as it came
         self.logins = 0
         self.refuse_login = False
         self.hold: set[str] = set()  # lower-case action names left unanswered
@@ -111,7 +112,9 @@ class FakeAmi:
         try:
             writer.write(b"Asterisk Call Manager/9.0.0" + EOL.encode())
             while True:
-                block = (await reader.readuntil(b"\r\n\r\n")).decode()
+                raw = await reader.readuntil(b"\r\n\r\n")
+                self.wire += raw
+                block = raw.decode("utf-8", "replace")
                 action = {}
                 for line in block.split(EOL):
                     key, sep, value = line.partition(": ")
