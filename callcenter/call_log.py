@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter import ad_channels, missed_calls
+from callcenter import ad_channels, missed_calls, orphan_calls
 from callcenter.call_backlog import CallBacklog
 from callcenter.devices import DeviceDirectory
 from callcenter.dialer_calls import dialer_call
@@ -256,6 +258,15 @@ class CallLog:
         )
         call_id: int = result.scalar_one()
         return call_id
+
+    async def close_orphans(self, live: Collection[str], started_before: datetime) -> int:
+        """Close the calls an earlier run left open that ended meanwhile (orphan_calls);
+        each goes on its client's timeline like any ended call."""
+        async with self._db() as session, session.begin():
+            closed = await orphan_calls.close_orphans(session, live, started_before)
+            for call_id in closed:
+                await self._add_to_timeline(session, call_id)
+        return len(closed)
 
     async def _add_to_timeline(self, session: AsyncSession, call_id: int) -> None:
         row = (

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami.link import AmiLink, LiveSnapshot
@@ -25,6 +26,7 @@ from callcenter.screen_pop import ScreenPops
 from callcenter.tracker import CallTracker
 from callcenter.tracking import CallFollower, CallObservers
 from callcenter.wallboard import Wallboard
+from callcenter.write_retry import reason_of
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,10 @@ class InboundPipeline:
         # the tracker holds what the PBX has only after the link's first resync
         self.live_known = False
         self.on_resynced: Callable[[], None] | None = None  # the hub re-sends current calls
+        self._started_at = datetime.now(UTC)
+        # the calls an earlier run left open: closed once, after the first resync
+        self._orphans: asyncio.Task[None] | None = None
+        self._orphans_closed = False
 
     def show_on(self, wallboard: Wallboard) -> None:
         """Keep ``wallboard`` up to date: every call, every queue member's change."""
@@ -96,6 +102,8 @@ class InboundPipeline:
                 except Exception:
                     log.exception("call tracker failed on %r", event)
         finally:
+            if self._orphans is not None:
+                writers.append(self._orphans)
             for writer in writers:
                 writer.cancel()
             await asyncio.gather(*writers, return_exceptions=True)
@@ -108,6 +116,9 @@ class InboundPipeline:
         queue member's state as it is now."""
         live = snapshot.linkedids()
         self.tracker.reconcile(live, snapshot.taken_at)
+        if not self._orphans_closed and (self._orphans is None or self._orphans.done()):
+            # in its own task: the event stream never waits on the database
+            self._orphans = asyncio.create_task(self._close_orphans(live), name="orphan-calls")
         for follower in self._followers:
             follower.resynced(live, snapshot.taken_at)
         await self.devices.reload()
@@ -127,6 +138,16 @@ class InboundPipeline:
                     self.wallboard.member_paused(event)
                 else:
                     self.wallboard.member_state(event)
+
+    async def _close_orphans(self, live: set[str]) -> None:
+        try:
+            closed = await self.call_log.close_orphans(live, self._started_at)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("calls left open by an earlier run not closed yet (%s)", reason_of(exc))
+            return  # the next resync tries again
+        self._orphans_closed = True
+        if closed:
+            log.info("closed %d calls an earlier run left in progress", closed)
 
     def current_calls(self, device: str) -> dict[str, Any]:
         """What rings or talks on ``device`` now, as the console draws it; ``known`` is

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ami.link import LiveSnapshot
+from callcenter.app.inbound import InboundPipeline
 from callcenter.call_log import CallLog
 from callcenter.devices import DeviceDirectory
 from callcenter.models import Call, CallLeg, Interaction, TrackingNumber
-from tests.integration.cti_helpers import answered, ended, make_world, queue_call
+from tests.integration.cti_helpers import (
+    T0,
+    RecordingNotifier,
+    answered,
+    ended,
+    make_world,
+    queue_call,
+)
 
 pytestmark = pytest.mark.db
 
@@ -93,3 +103,62 @@ async def test_the_writer_task_coalesces_and_drains(
     async with db() as session:
         results = set((await session.execute(select(Call.result))).scalars())
     assert results == {"abandoned"}
+
+
+async def test_calls_an_earlier_run_left_open_are_closed_once_not_live_ones(
+    db: async_sessionmaker[AsyncSession], call_log: CallLog
+) -> None:
+    """A process stopped mid-call: the next one closes what ended meanwhile, at the last
+    moment known of it, and keeps what is still up or started after it came."""
+    talking = answered(queue_call("1700000000.1"), after=7)  # answered, then the restart
+    ringing = queue_call("1700000000.2", number="84951234500")  # unanswered, then the restart
+    still_up = queue_call("1700000000.3")
+    for snapshot in (talking, ringing, still_up):
+        await call_log.write(snapshot)
+    restarted = T0 + timedelta(minutes=5)
+    newer = replace(queue_call("1700000000.4"), started_at=restarted + timedelta(seconds=1))
+    await call_log.write(newer)
+
+    assert await call_log.close_orphans({still_up.linkedid}, restarted) == 2
+    assert await call_log.close_orphans({still_up.linkedid}, restarted) == 0  # once
+    async with db() as session:
+        rows = {c.linkedid: c for c in (await session.scalars(select(Call))).all()}
+        open_legs = await session.scalar(
+            select(func.count()).where(
+                CallLeg.ended_at.is_(None),
+                CallLeg.call_id.in_([rows[talking.linkedid].id, rows[ringing.linkedid].id]),
+            )
+        )
+        timeline = await session.scalar(
+            select(func.count()).where(Interaction.call_id == rows[talking.linkedid].id)
+        )
+    assert (rows[talking.linkedid].result, rows[talking.linkedid].ended_at) == (
+        "answered",
+        T0 + timedelta(seconds=7),
+    )
+    assert (rows[ringing.linkedid].result, rows[ringing.linkedid].ended_at) == ("unknown", T0)
+    assert rows[still_up.linkedid].result == rows[newer.linkedid].result == "in_progress"
+    assert open_legs == 0 and timeline == 1
+
+    # the real end, written late (a backlog from before the restart), still wins
+    await call_log.write(ended(talking, after=60))
+    async with db() as session:
+        late = await session.scalar(select(Call).where(Call.linkedid == talking.linkedid))
+    assert late is not None and late.ended_at == T0 + timedelta(seconds=60)
+
+
+async def test_the_pipeline_closes_an_earlier_runs_calls_after_its_first_resync(
+    db: async_sessionmaker[AsyncSession], call_log: CallLog
+) -> None:
+    left_open = answered(queue_call("1700000000.7"), after=3)
+    await call_log.write(left_open)  # by "the earlier run": T0 is long before now
+    pipeline = InboundPipeline(db, RecordingNotifier(), region="RU")
+    await pipeline.resync(LiveSnapshot(datetime.now(UTC), (), (), (), ()))
+    assert pipeline._orphans is not None
+    await asyncio.wait_for(pipeline._orphans, 10)
+    async with db() as session:
+        row = await session.scalar(select(Call).where(Call.linkedid == left_open.linkedid))
+    assert row is not None and row.result == "answered"
+    first = pipeline._orphans
+    await pipeline.resync(LiveSnapshot(datetime.now(UTC), (), (), (), ()))
+    assert pipeline._orphans is first  # done once per process
