@@ -13,11 +13,13 @@ import contextlib
 import csv
 import io
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
 SAMPLE_BYTES = 64 * 1024
+_LETTERS = re.compile(r"[^\W\d_]+")  # a word: a run of letters
 DELIMITERS = ",;\t"
 
 
@@ -72,13 +74,20 @@ def detect_encoding(sample: bytes) -> str | None:
 
 
 def _plausible_cp1251(line: bytes) -> bool:
-    """Bytes that read as Cyrillic text in Windows-1251 (most non-ASCII letters Cyrillic)."""
+    """Bytes that read as Cyrillic text in Windows-1251: most non-ASCII letters Cyrillic,
+    in words of their own. Latin-1 "Téléphone" reads as "Tйlйphone" (every byte of 0xC0
+    and up is a Cyrillic letter): Latin and Cyrillic in one word, which Russian text
+    practically never has."""
     try:
         text = line.decode("cp1251")
     except UnicodeDecodeError:
         return False
     non_ascii = [ch for ch in text if ord(ch) > 127]
-    return sum(1 for ch in non_ascii if "\u0400" <= ch <= "\u04ff") >= len(non_ascii) / 2
+    if sum(1 for ch in non_ascii if "\u0400" <= ch <= "\u04ff") < len(non_ascii) / 2:
+        return False
+    words = [word for word in _LETTERS.findall(text) if not word.isascii()]
+    mixed = sum(1 for word in words if any(ch.isascii() for ch in word))
+    return 2 * mixed <= len(words)
 
 
 def detect_delimiter(sample: str) -> str:

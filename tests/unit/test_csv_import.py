@@ -274,3 +274,24 @@ def test_neutralised_cell_never_starts_a_formula(cell: str) -> None:
     out = neutralise_cell(cell)
     assert out.lstrip(" ")[:1] not in FORMULA_START or is_plain_phone(out)
     assert out in (cell, "'" + cell)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Hélène Gâteau;+33612345678;Téléphone portable\n",
+        "Müller Jürgen;+4915112345678;Köln\n",
+    ],
+)
+def test_latin1_text_is_not_taken_for_windows_1251(line: str) -> None:
+    # every Latin-1 letter is a Cyrillic one in Windows-1251: "Tйlйphone" would be imported
+    with pytest.raises(CsvFormatError, match="neither UTF-8 nor Windows-1251"):
+        source(("Name;Phone;Note\n" + line).encode("latin-1"))
+
+
+def test_windows_1251_with_latin_brand_names_is_still_read() -> None:
+    data = "ФИО;Телефон;Товар\nПетров Иван;84951234567;iPhone 15 Pro, Wi-Fi-роутер\n"
+    csv = source(data.encode("cp1251"))
+    assert csv.encoding == "cp1251"
+    [row] = list(csv.records())
+    assert row.cells[2] == "iPhone 15 Pro, Wi-Fi-роутер" and row.problem is None
