@@ -12,6 +12,7 @@ on its own single line.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -28,6 +29,8 @@ from callcenter.models import CallAttempt, Campaign, CampaignOperator, Contact, 
 from callcenter.settings import load_settings
 from callcenter.users import UserError, add_user
 from dialer.desk import Desk
+from dialer.engine import DialerEngine
+from dialer.floor import DIALER_QUEUE
 from tests.integration.test_campaign_pages import daytime_zone
 from tests.integration.test_web import ClientFactory, sign_in
 from tests.unit.test_link import FakeAmi, eventually
@@ -342,4 +345,62 @@ async def test_a_preview_call_to_a_hostile_lead_sends_one_clean_originate(
         attempts = (await session.scalars(select(CallAttempt).order_by(CallAttempt.id))).all()
         assert [a.lead_id for a in attempts] == [second.id, lead.id]
     # nothing of the client's or the lead's own text went into the action
+    assert b"Command" not in ami.wire and "Пётр".encode() not in ami.wire
+
+
+async def test_the_dialer_engine_sends_one_clean_originate_for_a_hostile_lead(
+    db: async_sessionmaker[AsyncSession], ami: FakeAmi, link: AmiLink
+) -> None:
+    zone = daytime_zone()
+    async with db() as session:
+        operator = await add_user(
+            session, login="op106", full_name="Оператор\r\nAction: Command", role="operator",
+            password=PASSWORD, extension="106", device="PJSIP/op106",
+        )  # fmt: skip
+        campaign = Campaign(
+            name="Обзвон\r\nAction: Command",
+            mode="progressive",
+            status="running",
+            is_advertising=False,
+            max_attempts=1,
+            caller_id="+74950000000",
+        )
+        session.add(campaign)
+        await session.flush()
+        session.add(CampaignOperator(campaign_id=campaign.id, user_id=operator.id))
+        client = Contact(first_name="Пётр\r\nAction: Hangup", last_name="=cmd|' /C calc'!A0")
+        session.add(client)
+        await session.flush()
+        session.add(
+            Lead(
+                campaign_id=campaign.id,
+                contact_id=client.id,
+                phone_raw="+7 495 100-00-01\r\nAction: Command\r\nCommand: core stop now",
+                phone_e164="+74951000001",
+                time_zone=zone,
+            )
+        )
+        await session.commit()
+        campaign_id = campaign.id
+    # the operator's phone is in the dialer queue for this campaign, ready
+    member = {"Queue": DIALER_QUEUE, "StateInterface": "PJSIP/op106", "Name": "op106"}
+    member |= {"Penalty": str(campaign_id), "Paused": "0", "Status": "1", "InCall": "0"}
+    ami.members = [list(member.items())]
+    engine = DialerEngine(
+        db, AmiTelephony(link, originate_context="operators"), ring_seconds=15, tick_seconds=0.2
+    )
+    task = asyncio.create_task(engine.run())
+    try:
+        await eventually(lambda: bool(sent(ami, "Originate")), timeout=20)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    [originate] = sent(ami, "Originate")
+    assert originate["Channel"] == "PJSIP/74951000001@trunk"
+    assert originate["Exten"] == "74951000001" and originate["CallerID"] == "+74950000000"
+    assert originate["Context"] == "dialer-auto"
+    for variable in originate["Variable"].split(";"):
+        name, _, value = variable.partition("=")
+        assert name.lstrip("_").startswith("CALLCENTER_"), variable
+        assert value.replace("-", "").replace("/", "").isalnum(), variable
     assert b"Command" not in ami.wire and "Пётр".encode() not in ami.wire

@@ -49,6 +49,7 @@ class FakeAmi:
         self.hold: set[str] = set()  # lower-case action names left unanswered
         self.refuse: dict[str, int] = {}  # lower-case action name -> times to refuse it
         self.channels: list[Headers] = []
+        self.members: list[Headers] | None = None  # QueueMember rows; None: one of "support"
         self.inside_channel_list: list[Headers] = []  # events written before Complete
         self.after_channel_list: list[Headers] = []  # events written right after it
         self.frozen = False  # the current connections write nothing more
@@ -145,7 +146,18 @@ class FakeAmi:
                     send(
                         [("Response", "Success"), *aid, ("EventList", "start")],
                         [("Event", "QueueParams"), *aid, ("Queue", "support")],
-                        [("Event", "QueueMember"), *aid, ("Queue", "support"), ("Paused", "0")],
+                        *(
+                            [[("Event", "QueueMember"), *aid, *m] for m in self.members]
+                            if self.members is not None
+                            else [
+                                [
+                                    ("Event", "QueueMember"),
+                                    *aid,
+                                    ("Queue", "support"),
+                                    ("Paused", "0"),
+                                ]
+                            ]
+                        ),
                         [("Event", "QueueEntry"), *aid, ("Queue", "support"), ("Position", "1")],
                         [("Event", "QueueStatusComplete"), *aid, ("EventList", "Complete")],
                     )
