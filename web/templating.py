@@ -55,3 +55,8 @@ def setup_templates(app: web.Application) -> None:
     )
     env.install_gettext_callables(gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["localtime"] = localtime
+    # ``_(text)`` marks what it returns as safe HTML (Jinja's new-style gettext): right for
+    # a message id, an injection for anything holding data. ``text | translated`` is the
+    # same lookup, escaped like every other value: for names built from data (a report
+    # column named after a pause reason) and values read back from storage
+    env.filters["translated"] = lambda text: gettext(str(text))
