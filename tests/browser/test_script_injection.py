@@ -65,6 +65,8 @@ PAGES = [
     # while the hostile caller rings op101: the screen-pop and the wallboard
     Page("/wallboard", "/wallboard", ("callername", "queue", "opname", "pause"), when="ringing"),
     Page("/", "/", ("callername", "callernum", "did", "queue", "me"), when="ringing"),
+    # op102's console, open since sign-in: the pause the PBX reported, live
+    Page("/", "", ("pause", "opname"), viewer="op102", when="ringing"),
     # the same console once the caller hung up, not reloaded: the after-call form
     Page("/", "", ("callername", "callernum", "disp"), when="wrapup"),
     # after the calls: the console's call log and callbacks, reports of calls
@@ -359,5 +361,18 @@ async def test_hostile_text_is_shown_literally_on_every_page(
         failures["/login (failed sign-in)"] = [f"a payload ran: {seen['handlers']} {dialogs}"]
     elif hw.hostile("login") not in seen["text"]:
         failures["/login (failed sign-in)"] = ["the login typed is not shown back"]
+
+    # a visitor's own browser posts a customer site's form: the answer page is ours
+    site_page = f"""<form method="post" action="{server.address}/api/v1/leads">
+      <input name="token" value="{site_token}"><input name="name"><input name="email">
+      <button type="submit">Send</button></form>"""
+    await visitor.set_content(site_page)
+    await visitor.fill("input[name=name]", hw.hostile("visitor"))
+    await visitor.fill("input[name=email]", hw.hostile("visitormail"))  # not an address
+    await visitor.click("button[type=submit]")
+    await visitor.locator("[data-testid=lead-answer][data-sent=no]").wait_for(timeout=5000)
+    seen = await visitor.evaluate(_INSPECT)
+    if seen["xss"] != "undefined" or seen["handlers"] or seen["injected"] or dialogs:
+        failures["lead answer page"] = [f"a payload ran: {seen['handlers']} {dialogs}"]
 
     assert failures == {}
