@@ -26,6 +26,9 @@ class CampaignAction(enum.StrEnum):
     STOP = "stop"
 
 
+DIALLING = "dialling"  # prepare_dial: the lead's attempt is in flight (Dial pressed twice)
+
+
 class NotConnected(enum.StrEnum):
     """What an operator reports when a previewed call never reached the client."""
 

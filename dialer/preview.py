@@ -17,7 +17,7 @@ from sqlalchemy import case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import audit
-from callcenter.dialer_desk import NotConnected
+from callcenter.dialer_desk import DIALLING, NotConnected
 from callcenter.form_errors import FormInvalid
 from callcenter.models import (
     AttemptOutcome,
@@ -33,6 +33,7 @@ from callcenter.models.calls import Call
 from callcenter.timeline import add_note
 from dialer.leads import (
     CALLBACK_REQUESTED,
+    LeadBusy,
     Refusal,
     claim_next_leads,
     prepare_originate,
@@ -114,7 +115,10 @@ async def next_lead(
 async def prepare_dial(
     session: AsyncSession, lead: Lead, campaign: Campaign, user: User, now: datetime
 ) -> CallAttempt | str:
-    found = await prepare_originate(session, lead, campaign, now, holder(user), user_id=user.id)
+    try:
+        found = await prepare_originate(session, lead, campaign, now, holder(user), user_id=user.id)
+    except LeadBusy:
+        return DIALLING  # Dial pressed twice: the first press is being dialled
     return found.reason.value if isinstance(found, Refusal) else found
 
 

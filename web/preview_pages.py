@@ -19,7 +19,7 @@ from callcenter import campaigns
 from callcenter.access import may_see_contact, visible_contacts
 from callcenter.call_script import lead_script
 from callcenter.client_card import ClientCard, load_card
-from callcenter.dialer_desk import DialerDesk, NotConnected
+from callcenter.dialer_desk import DIALLING, DialerDesk, NotConnected
 from callcenter.form_errors import FormInvalid
 from callcenter.models import (
     AttemptOutcome,
@@ -178,9 +178,12 @@ async def _dial(
     services = request.app[SERVICES]
     user = me(request)
     assert user.interface is not None  # dial_lead checked it
+    result_page = f"/campaigns/{campaign.id}/leads/{lead.id}/result"
     async with services.db() as session:
         prepared = await dialer.prepare_dial(session, lead, campaign, user, now())
         await session.commit()  # the pending attempt is stored before the Originate
+        if prepared == DIALLING:
+            raise web.HTTPSeeOther(result_page)  # Dial pressed twice: go where the first went
         if isinstance(prepared, str):
             return await _next_lead_view(request, problem=_HOLDS.get(prepared, _HOLDS["not_ours"]))
         attempt: CallAttempt = prepared
@@ -205,7 +208,7 @@ async def _dial(
             await dialer.originate_failed(session, attempt, now(), outcome_known=known)
             await session.commit()
             return await _next_lead_view(request, problem=_TELEPHONY_DOWN)
-    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}/leads/{lead.id}/result")
+    raise web.HTTPSeeOther(result_page)
 
 
 @requires(*ANYONE_SIGNED_IN)

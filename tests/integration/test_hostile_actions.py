@@ -347,6 +347,14 @@ async def test_a_preview_call_to_a_hostile_lead_sends_one_clean_originate(
     # nothing of the client's or the lead's own text went into the action
     assert b"Command" not in ami.wire and "Пётр".encode() not in ami.wire
 
+    # Dial pressed again while the first is dialling: where the first went, nothing resent
+    again = await operator.post(
+        f"/campaigns/{campaign_id}/leads/{lead.id}/dial", allow_redirects=False
+    )
+    assert again.status == 303, await again.text()
+    assert again.headers["Location"] == dialled.headers["Location"]
+    assert len(sent(ami, "Originate")) == 1
+
 
 async def test_the_dialer_engine_sends_one_clean_originate_for_a_hostile_lead(
     db: async_sessionmaker[AsyncSession], ami: FakeAmi, link: AmiLink
