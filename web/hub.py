@@ -68,6 +68,7 @@ class _History:
 class Hub:
     def __init__(self, calls_on: CallsOnDevice | None = None) -> None:
         self.calls_on = calls_on
+        self._expiring: set[asyncio.Task[None]] = set()
         # a client that saw another hub's numbers (the server restarted) must resync
         self.hub_id = secrets.token_hex(6)
         self._seq = 0
@@ -172,9 +173,7 @@ class Hub:
         expiry = None
         if ends_at is not None:
             seconds = max(0.0, (ends_at - datetime.now(UTC)).total_seconds())
-            expiry = asyncio.get_running_loop().call_later(
-                seconds, lambda: asyncio.ensure_future(_end(connection, b"session expired"))
-            )
+            expiry = asyncio.get_running_loop().call_later(seconds, self._expire, connection)
         # registering and reading the history with no await in between: every message
         # is either in ``missed`` or in the outbox, never in both and never in neither;
         # the current calls are those of the moment the last missed message went out
@@ -231,6 +230,11 @@ class Hub:
         for connection in list(self._connections.get(user_id, ())):
             if keep_session is None or connection.session_key != keep_session:
                 await _end(connection, b"signed out")
+
+    def _expire(self, connection: _Connection) -> None:
+        task = asyncio.create_task(_end(connection, b"session expired"))
+        self._expiring.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._expiring.discard)
 
     async def end_session(self, session_key: str) -> None:
         """Close the live channels of one sign-in (its user signed out there)."""
