@@ -58,6 +58,8 @@ STABLE_SECONDS = 10.0
 # a resync Asterisk refused (still booting) is asked again after this, doubling
 RESYNC_RETRY_SECONDS = 0.25
 RESYNC_RETRY_MAX_SECONDS = 5.0
+# how long the first try waits for both lists; later tries wait twice as long each
+RESYNC_FIRST_WAIT_SECONDS = 5.0
 
 
 class LoginRefused(ConnectionError):
@@ -324,14 +326,20 @@ class AmiLink:
                 return
 
     async def _resync(self, protocol: AmiProtocol) -> None:
-        """Read the live state; while Asterisk refuses (still booting), ask again."""
+        """Read the live state; while Asterisk refuses (still booting) or leaves the
+        lists unanswered while the link stays up, ask again: without a resync every call
+        up across a restart would stay open for good."""
         delay = RESYNC_RETRY_SECONDS
-        while not await self._read_live_state(protocol):
+        wait = min(RESYNC_FIRST_WAIT_SECONDS, self.resync_timeout)
+        while not await self._read_live_state(protocol, wait):
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESYNC_RETRY_MAX_SECONDS)
+            # a long list may just be slow: each try waits longer, up to resync_timeout
+            wait = min(wait * 2, self.resync_timeout)
 
-    async def _read_live_state(self, protocol: AmiProtocol) -> bool:
-        """One resync; the marker enters the event queue in-band. False when refused."""
+    async def _read_live_state(self, protocol: AmiProtocol, wait: float) -> bool:
+        """One resync; the marker enters the event queue in-band. False when refused or
+        unanswered within ``wait`` seconds (the connection still up)."""
         queue_status = ListAction({"Action": "QueueStatus"})
 
         def channels_complete(rows: list[dict[str, str]]) -> None:
@@ -345,12 +353,14 @@ class AmiLink:
         channels = ListAction({"Action": "CoreShowChannels"}, channels_complete)
         try:
             replies = await asyncio.wait_for(
-                asyncio.gather(protocol.send(queue_status), protocol.send(channels)),
-                self.resync_timeout,
+                asyncio.gather(protocol.send(queue_status), protocol.send(channels)), wait
             )
-        except (TimeoutError, ConnectionError) as exc:
+        except ConnectionError as exc:
             log.warning("AMI resync did not complete: %s", exc)
-            return True  # the watchdog or the next connection takes it from here
+            return True  # the next connection resyncs
+        except TimeoutError:
+            log.warning("AMI resync unanswered within %.0f s (retrying)", wait)
+            return False
         refused = [reply for reply in replies if not isinstance(reply, list)]
         if refused:
             # Asterisk logs a manager in before app_queue is loaded ("Invalid/unknown

@@ -83,7 +83,15 @@ async def test_ten_restarts_with_fifty_calls_up_lose_no_call_and_resend_no_origi
             await asyncio.to_thread(sandbox_down)
             await asyncio.to_thread(sandbox_up, 60)
             booted = time.monotonic()
-            await until(lambda t=booted: ear.resync_since(t) is not None, 30, "the resync")
+            try:
+                await until(lambda t=booted: ear.resync_since(t) is not None, 30, "the resync")
+            except AssertionError as missed:
+                # the link's own account, so a failure says where the reconnect stopped
+                states = [(round(t - stopping, 1), s) for t, s in ear.states if t >= stopping]
+                raise AssertionError(
+                    f"{missed} in round {round_}; link states since the stop {states}, "
+                    f"{ear.link.connections} connections, last error {ear.link.last_error}"
+                ) from None
             resynced = ear.resync_since(booted)
             assert resynced is not None
             back.append(resynced - booted)

@@ -271,6 +271,28 @@ async def test_a_resync_refused_while_asterisk_boots_is_asked_again() -> None:
     assert link.connections == 1
 
 
+async def test_a_resync_left_unanswered_on_a_live_link_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the lists unanswered while Pings are: the link stays, so the resync must retry
+    monkeypatch.setattr("ami.link.RESYNC_FIRST_WAIT_SECONDS", 0.3)
+    async with FakeAmi() as ami:
+        ami.hold = {"coreshowchannels"}
+        ami.channels = [channel("1.1", "1.1")]
+        link = ami.link()
+        consumer = Consumer(link)
+        await link.start()
+        try:
+            await eventually(lambda: ami.count("coreshowchannels") == 1)
+            ami.hold = set()
+            await eventually(lambda: len(consumer.snapshots) == 1)
+        finally:
+            await link.stop()
+            await consumer.close()
+    assert ami.count("coreshowchannels") == 2 and link.connections == 1
+    assert consumer.snapshots[0].linkedids() == {"1.1"}
+
+
 async def test_reconnects_after_a_reset_and_resyncs_again() -> None:
     async with FakeAmi() as ami:
         states: list[LinkState] = []
