@@ -67,8 +67,9 @@ async def sign_in(
     return SignedIn(token=token, user=user)
 
 
-async def user_for_session(session: AsyncSession, token: str) -> User | None:
-    """The active user behind a session token, or None when unknown or expired."""
+async def user_for_session(session: AsyncSession, token: str) -> tuple[User, datetime] | None:
+    """The active user behind a session token and when the session ends, or None when
+    unknown or expired."""
     now = datetime.now(UTC)
     row = (
         await session.execute(
@@ -84,23 +85,13 @@ async def user_for_session(session: AsyncSession, token: str) -> User | None:
         return None
     if web_session.last_seen_at is None or now - web_session.last_seen_at > _TOUCH_INTERVAL:
         web_session.last_seen_at = now
-    return user
+    return user, web_session.expires_at
 
 
 def session_key(token: str) -> str:
     """What identifies a session or an API token without being its secret (its hash):
     the key its live channels are closed by."""
     return _token_hash(token)
-
-
-async def session_expiry(session: AsyncSession, token: str) -> datetime | None:
-    """When this session ends (None: unknown or already ended)."""
-    expires_at: datetime | None = await session.scalar(
-        select(WebSession.expires_at).where(
-            WebSession.token_hash == _token_hash(token), WebSession.expires_at > datetime.now(UTC)
-        )
-    )
-    return expires_at
 
 
 async def sign_out(session: AsyncSession, token: str) -> None:

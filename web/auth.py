@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 
 from aiohttp import web
@@ -17,6 +18,8 @@ from web.templating import current_language, current_time_zone
 SESSION_COOKIE = "cc_session"
 LANGUAGE_COOKIE = "cc_lang"
 USER = web.RequestKey("user", User)
+# when the signed-in session of this request ends (absent for API tokens)
+SESSION_ENDS = web.RequestKey("session_ends", datetime)
 
 # who may use what; a handler names one of these in @requires(...), and the role
 # matrix test reads them back from the route table
@@ -42,8 +45,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             await session.commit()
     elif token:
         async with services.db() as session:
-            user = await auth.user_for_session(session, token)
+            found = await auth.user_for_session(session, token)
             await session.commit()
+        if found is not None:
+            user, request[SESSION_ENDS] = found
     if user is not None:
         request[USER] = user
     language = (

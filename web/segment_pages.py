@@ -35,6 +35,7 @@ from callcenter.models import (
 from callcenter.segments import FilterError, SegmentFilter
 from web.auth import LEADERS, MANAGERS, requires
 from web.json_api import error_response, int_param, json_body, me, refusal
+from web.list_files import CONTENT_TYPES
 from web.pages import page_context
 from web.state import SERVICES
 from web.templating import gettext, user_zone
@@ -299,11 +300,7 @@ async def _send_export(
                 ip=request.remote,
             )
             await session.commit()
-        content_type = (
-            "text/csv; charset=utf-8"
-            if fmt == ExportFormat.CSV
-            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
+        content_type = CONTENT_TYPES[fmt]
         response = web.StreamResponse(
             headers={
                 "Content-Type": content_type,

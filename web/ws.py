@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from callcenter import auth
-from web.auth import SESSION_COOKIE, current_user
+from web.auth import SESSION_COOKIE, SESSION_ENDS, current_user
 from web.security import same_origin
-from web.state import HUB, SERVICES
+from web.state import HUB
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -27,13 +27,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(SESSION_COOKIE)
     if token is None:
         raise web.HTTPUnauthorized(text="sign in first")
-    async with request.app[SERVICES].db() as session:
-        ends_at = await auth.session_expiry(session, token)
     return await request.app[HUB].serve(
         request,
         user.id,
         user.role,
         user.interface,
         session_key=auth.session_key(token),
-        ends_at=ends_at,
+        ends_at=request.get(SESSION_ENDS),  # the middleware read it with the user
     )
